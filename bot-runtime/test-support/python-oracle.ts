@@ -1,0 +1,46 @@
+// Runs Python code inside the IntelMQ oracle virtualenv (see scripts/ensure-intelmq.sh).
+// Tests use it to compare Petrel with IntelMQ itself, value for value.
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+let pythonPath: string | undefined;
+
+/** Path of the oracle venv's python; installs the venv on first use. */
+export function oraclePython(): string {
+  if (pythonPath) return pythonPath;
+  pythonPath =
+    process.env.PETREL_ORACLE_PYTHON ??
+    execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  return pythonPath;
+}
+
+/**
+ * Runs `script` in the oracle python. Each input is written to its stdin as one JSON line;
+ * the script must print exactly one JSON line per input line. Returns the parsed outputs.
+ */
+export async function runOracle<I, O>(script: string, inputs: readonly I[]): Promise<O[]> {
+  const python = oraclePython();
+  const child = spawn(python, ["-W", "ignore", "-c", script], { stdio: ["pipe", "pipe", "pipe"] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (c: Buffer) => out.push(c));
+  child.stderr.on("data", (c: Buffer) => err.push(c));
+  const done = new Promise<number>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code ?? -1));
+  });
+  child.stdin.end(inputs.map((i) => JSON.stringify(i)).join("\n") + (inputs.length ? "\n" : ""));
+  const code = await done;
+  if (code !== 0) {
+    throw new Error(`oracle python exited ${code}: ${Buffer.concat(err).toString()}`);
+  }
+  const lines = Buffer.concat(out).toString("utf8").split("\n").filter((l) => l.length > 0);
+  if (lines.length !== inputs.length) {
+    throw new Error(`oracle printed ${lines.length} lines for ${inputs.length} inputs: ${Buffer.concat(err)}`);
+  }
+  return lines.map((l) => JSON.parse(l) as O);
+}

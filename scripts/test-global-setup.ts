@@ -1,0 +1,14 @@
+// vitest global setup: provisions the tools the test suite needs once, before any worker starts,
+// so parallel test files never race to install them.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export default function setup(): void {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  if (!process.env.PETREL_ORACLE_PYTHON) {
+    process.env.PETREL_ORACLE_PYTHON = execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  }
+}
