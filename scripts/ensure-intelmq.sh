@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 version="$(grep -E '^intelmq==' "$root/scripts/oracle/requirements.txt" | cut -d= -f3)"
-venv="$root/.cache/intelmq-$version"
+cache="${PETREL_CACHE_DIR:-$root/.cache}"
+venv="$cache/intelmq-$version"
 req="$root/scripts/oracle/requirements.txt"
 stamp="$venv/.petrel-installed"
 if [ -f "$stamp" ] && cmp -s "$stamp" "$req"; then

@@ -38,9 +38,14 @@ export async function runOracle<I, O>(script: string, inputs: readonly I[]): Pro
   if (code !== 0) {
     throw new Error(`oracle python exited ${code}: ${Buffer.concat(err).toString()}`);
   }
-  const lines = Buffer.concat(out).toString("utf8").split("\n").filter((l) => l.length > 0);
+  const lines = Buffer.concat(out)
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.length > 0);
   if (lines.length !== inputs.length) {
-    throw new Error(`oracle printed ${lines.length} lines for ${inputs.length} inputs: ${Buffer.concat(err)}`);
+    throw new Error(
+      `oracle printed ${lines.length} lines for ${inputs.length} inputs: ${Buffer.concat(err)}`,
+    );
   }
   return lines.map((l) => JSON.parse(l) as O);
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Provides a nats-server (JetStream) binary: built from Go modules into a cache keyed by version, or,
+# without Go, Debian's package when it is recent enough. Prints the binary's path.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+version="${NATS_SERVER_VERSION:-v2.15.3}"
+cache="${PETREL_CACHE_DIR:-$root/.cache}/nats-server-$version"
+bin="$cache/nats-server"
+if [ -x "$bin" ]; then
+  echo "$bin"
+  exit 0
+fi
+if command -v go >/dev/null 2>&1; then
+  echo "ensure-nats-server: building nats-server $version from Go modules (one-time, a few minutes)" >&2
+  mkdir -p "$cache"
+  GOBIN="$cache" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "github.com/nats-io/nats-server/v2@$version" >&2
+  echo "$bin"
+  exit 0
+fi
+if command -v nats-server >/dev/null 2>&1; then
+  have="$(nats-server --version | grep -oE '[0-9]+\.[0-9]+' | head -1)"
+  if [ "$(printf '%s\n' "2.14" "$have" | sort -V | head -1)" = "2.14" ]; then
+    command -v nats-server
+    exit 0
+  fi
+fi
+echo "ensure-nats-server: need Go (to build nats-server $version from Go modules) or nats-server >= 2.14 on PATH" >&2
+exit 1
