@@ -5,6 +5,12 @@ import { fileURLToPath } from "node:url";
 
 export default function setup(): void {
   const root = fileURLToPath(new URL("..", import.meta.url));
+  if (!process.env.PETREL_NATS_SERVER) {
+    process.env.PETREL_NATS_SERVER = execFileSync("bash", [`${root}scripts/ensure-nats-server.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  }
   if (!process.env.PETREL_ORACLE_PYTHON) {
     process.env.PETREL_ORACLE_PYTHON = execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
       encoding: "utf8",

@@ -1,0 +1,109 @@
+// Renders a Bot plus its Pipeline's defaults into the runtime configuration one bot process reads.
+// Local mode and the operator both call renderBotConfig, so a bot behaves the same in both.
+import { z } from "zod";
+import { type BotResource, durationMs, LogLevel, type PipelineResource } from "./resources.ts";
+
+/** JetStream names derived from a pipeline name (a DNS label). */
+export function pipelineNames(pipeline: string) {
+  const token = pipeline.replace(/-/g, "_").toUpperCase();
+  return {
+    stream: `PETREL_${token}`,
+    subjects: `petrel.${pipeline}.bot.>`,
+    deadLetterStream: `PETREL_${token}_DLQ`,
+    deadLetterSubjects: `petrel.${pipeline}.dlq.>`,
+    stateBucketPrefix: `petrel_${pipeline.replace(/-/g, "_")}`,
+    exclusionBucket: `petrel_${pipeline.replace(/-/g, "_")}_exclusions`,
+  };
+}
+
+/** The input subject of a bot (its queue). */
+export function botSubject(pipeline: string, bot: string): string {
+  return `petrel.${pipeline}.bot.${bot}`;
+}
+
+export function deadLetterSubject(pipeline: string, bot: string): string {
+  return `petrel.${pipeline}.dlq.${bot}`;
+}
+
+export const RuntimeConfig = z.object({
+  bot: z.string(),
+  pipeline: z.string(),
+  /** Catalogue id or IntelMQ module path; resolved by the catalogue. */
+  module: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
+  nats: z.object({ servers: z.array(z.string()).min(1), credentialsFile: z.string().optional() }),
+  stream: z.string(),
+  input: z.object({ subject: z.string(), consumer: z.string() }).optional(),
+  /** path → input subjects of the destination bots. */
+  destinations: z.record(z.string(), z.array(z.string())),
+  deadLetter: z.object({ stream: z.string(), subject: z.string() }),
+  stateBucketPrefix: z.string(),
+  errors: z.object({
+    procedure: z.enum(["pass", "stop"]),
+    maxRetries: z.number().int().min(0),
+    retryDelayMs: z.number().int().min(0),
+  }),
+  logLevel: LogLevel,
+  /** Collectors: ms between runs (0: collect once per start, then idle). */
+  intervalMs: z.number().int().min(0).optional(),
+  metricsPort: z.number().int().min(0).max(65535),
+  /** Messages pulled per batch and the bound on messages in flight (back-pressure). */
+  batchSize: z.number().int().min(1).default(256),
+  maxInFlight: z.number().int().min(1).default(2048),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfig>;
+
+export interface RenderOptions {
+  /** Port for /metrics, /healthz, /readyz (default 9090). */
+  metricsPort?: number;
+  /** NATS URL override (local mode: the private server). */
+  natsUrl?: string;
+  credentialsFile?: string;
+  /** Whether the bot has an input queue (collectors do not). */
+  hasInput: boolean;
+}
+
+export function renderBotConfig(
+  bot: BotResource,
+  pipeline: PipelineResource,
+  options: RenderOptions,
+): RuntimeConfig {
+  const { spec } = bot;
+  const defaults = pipeline.spec.defaults;
+  const p = pipeline.metadata.name;
+  if (spec.pipeline !== p) {
+    throw new Error(`bot ${bot.metadata.name} belongs to pipeline ${spec.pipeline}, not ${p}`);
+  }
+  const names = pipelineNames(p);
+  const name = bot.metadata.name;
+  const intervalSeconds = spec.parameters.rate_limit;
+  const config: RuntimeConfig = {
+    bot: name,
+    pipeline: p,
+    module: spec.module,
+    parameters: spec.parameters,
+    nats: {
+      servers: (options.natsUrl ?? pipeline.spec.nats.url).split(",").map((s) => s.trim()),
+      ...(options.credentialsFile ? { credentialsFile: options.credentialsFile } : {}),
+    },
+    stream: names.stream,
+    ...(options.hasInput ? { input: { subject: botSubject(p, name), consumer: name } } : {}),
+    destinations: Object.fromEntries(
+      Object.entries(spec.destinations).map(([path, bots]) => [path, bots.map((b) => botSubject(p, b))]),
+    ),
+    deadLetter: { stream: names.deadLetterStream, subject: deadLetterSubject(p, name) },
+    stateBucketPrefix: names.stateBucketPrefix,
+    errors: {
+      procedure: spec.errorProcedure ?? defaults.errorProcedure ?? "pass",
+      maxRetries: spec.errorMaxRetries ?? defaults.errorMaxRetries ?? 3,
+      retryDelayMs: durationMs(spec.errorRetryDelay ?? defaults.errorRetryDelay ?? "15s"),
+    },
+    logLevel: spec.logLevel ?? defaults.logLevel ?? "info",
+    metricsPort: options.metricsPort ?? 9090,
+    batchSize: 256,
+    maxInFlight: 2048,
+  };
+  if (spec.interval !== undefined) config.intervalMs = durationMs(spec.interval);
+  else if (typeof intervalSeconds === "number") config.intervalMs = intervalSeconds * 1000;
+  return config;
+}

@@ -1,0 +1,187 @@
+// The JetStream loop against a real nats-server: delivery to every destination, acks after storage,
+// retries then dead letters, and no duplicates on redelivery.
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import taxonomy from "../../../bots/experts/taxonomy.ts";
+import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
+import { botSubject, pipelineNames, type RuntimeConfig, renderBotConfig } from "../config/render.ts";
+import { Bot, Pipeline } from "../config/resources.ts";
+import { Event } from "../event/message.ts";
+import { defineExpert } from "../sdk/bot.ts";
+import { BotProcess } from "./bot-process.ts";
+import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
+import { BotMetrics } from "./metrics.ts";
+
+const log = pino({ level: "silent" });
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function pipeline(name: string) {
+  return Pipeline.parse({
+    apiVersion: "petrel.dev/v1alpha1",
+    kind: "Pipeline",
+    metadata: { name },
+    spec: {
+      stream: { storage: "memory", maxBytes: "64Mi" },
+      deadLetter: { maxBytes: "16Mi" },
+      defaults: { errorRetryDelay: "10ms", errorMaxRetries: 2 },
+    },
+  });
+}
+
+function bot(name: string, pipelineName: string, module: string, destinations: Record<string, string[]>) {
+  return Bot.parse({
+    apiVersion: "petrel.dev/v1alpha1",
+    kind: "Bot",
+    metadata: { name },
+    spec: { pipeline: pipelineName, module, destinations },
+  });
+}
+
+describe("bot process on JetStream", () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectNats({ servers: [server.url] });
+  });
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.dispose();
+  });
+
+  async function setup(p: string, bots: Array<[string, string, Record<string, string[]>]>, sinks: string[]) {
+    const pipe = pipeline(p);
+    const jsm = await jetstreamManager(nc);
+    await ensurePipelineStreams(jsm, pipe);
+    for (const [name] of bots) await ensureBotConsumer(jsm, p, name);
+    for (const sink of sinks) await ensureBotConsumer(jsm, p, sink);
+    return bots.map(([name, module, destinations]) =>
+      renderBotConfig(bot(name, p, module, destinations), pipe, {
+        natsUrl: server.url,
+        metricsPort: 0,
+        hasInput: true,
+      }),
+    );
+  }
+
+  async function drain(
+    p: string,
+    consumerName: string,
+    expected: number,
+    timeoutMs = 10_000,
+  ): Promise<string[]> {
+    const js = jetstream(nc);
+    const consumer = await js.consumers.get(pipelineNames(p).stream, consumerName);
+    const out: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < expected && Date.now() < deadline) {
+      const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
+      for await (const m of batch) {
+        out.push(decoder.decode(m.data));
+        m.ack();
+      }
+    }
+    return out;
+  }
+
+  async function publishEvents(p: string, botName: string, events: Event[]) {
+    const js = jetstream(nc);
+    for (const e of events) await js.publish(botSubject(p, botName), encoder.encode(e.serialize()));
+  }
+
+  function start(config: RuntimeConfig, module = taxonomy) {
+    const metrics = new BotMetrics({
+      pipeline: config.pipeline,
+      bot: config.bot,
+      module: module.id,
+      kind: module.kind,
+    });
+    const proc = new BotProcess({ config, module, log, metrics });
+    const done = proc.run();
+    return { proc, metrics, done };
+  }
+
+  it("processes events and publishes a copy to every destination of the path", async () => {
+    const [config] = await setup(
+      "copies",
+      [["tax", "experts.taxonomy", { _default: ["out-a", "out-b"] }]],
+      ["out-a", "out-b"],
+    );
+    const events = Array.from({ length: 500 }, (_, i) => {
+      const e = new Event();
+      e.add("source.ip", `192.0.2.${i % 250}`);
+      e.add("classification.type", "phishing");
+      e.add("extra.n", i);
+      return e;
+    });
+    await publishEvents("copies", "tax", events);
+    const running = start(config as RuntimeConfig);
+    const [a, b] = await Promise.all([drain("copies", "out-a", 500), drain("copies", "out-b", 500)]);
+    running.proc.stop();
+    await running.done;
+    expect(a).toHaveLength(500);
+    expect(b).toHaveLength(500);
+    const first = JSON.parse(a[0] as string);
+    expect(first["classification.taxonomy"]).toBe("fraud");
+    expect(new Set(a.map((s) => JSON.parse(s)["extra.n"])).size).toBe(500);
+    const info = await (await jetstreamManager(nc)).consumers.info(pipelineNames("copies").stream, "tax");
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+  });
+
+  it("retries a failing message, then dead-letters it while the others flow on", async () => {
+    const flaky = defineExpert({
+      id: "test.poison",
+      intelmqModules: [],
+      kind: "expert",
+      description: "fails on comment=poison",
+      parameters: z.object({}),
+      create: () => ({
+        process(event) {
+          if (event.get("comment") === "poison") throw new Error("cannot handle poison");
+          return event;
+        },
+      }),
+    });
+    const [config] = await setup("poison", [["p", "test.poison", { _default: ["sink"] }]], ["sink"]);
+    const events = ["a", "poison", "b", "c"].map((c) => {
+      const e = new Event();
+      e.add("comment", c);
+      return e;
+    });
+    await publishEvents("poison", "p", events);
+    const running = start(config as RuntimeConfig, flaky as never);
+    const out = await drain("poison", "sink", 3);
+    expect(out.map((s) => JSON.parse(s).comment).sort()).toEqual(["a", "b", "c"]);
+    // The dead letter arrives after 1 + 2 retries.
+    const jsm = await jetstreamManager(nc);
+    const names = pipelineNames("poison");
+    const deadline = Date.now() + 10_000;
+    let stored = 0;
+    while (Date.now() < deadline) {
+      stored = (await jsm.streams.info(names.deadLetterStream)).state.messages;
+      if (stored > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    running.proc.stop();
+    await running.done;
+    expect(stored).toBe(1);
+    const stored1 = await jsm.streams.getMessage(names.deadLetterStream, { seq: 1 });
+    const letter = JSON.parse(decoder.decode(stored1?.data));
+    expect(letter).toMatchObject({
+      bot: "p",
+      pipeline: "poison",
+      reason: "retries-exhausted",
+      error: "cannot handle poison",
+      attempts: 3,
+    });
+    expect(JSON.parse(letter.message).comment).toBe("poison");
+    expect(
+      (await running.metrics.registry.getSingleMetricAsString("petrel_bot_messages_failed_total")).trim(),
+    ).toMatch(/petrel_bot_messages_failed_total\{pipeline="poison",bot="p"\} 3$/);
+  });
+});

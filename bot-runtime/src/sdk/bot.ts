@@ -1,0 +1,133 @@
+// The bot contract. A bot module declares its id, the IntelMQ module(s) it replaces, its kind, a zod
+// parameter schema (defaults and descriptions included) and a factory for its handler. Handlers know
+// nothing of the transport: the runtime feeds them messages from JetStream, `petrelctl run` from files,
+// and a fused chain could call them directly.
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Event, Message, Report } from "../event/message.ts";
+
+export type BotKind = "collector" | "parser" | "expert" | "output";
+
+/** Durable key-value state shared by a bot's replicas (JetStream KV in the runtime, memory offline). */
+export interface StateStore {
+  get(key: string): Promise<string | undefined>;
+  put(key: string, value: string): Promise<void>;
+  /** Stores the key only if absent; returns false when it already existed. */
+  create(key: string, value: string): Promise<boolean>;
+  delete(key: string): Promise<void>;
+}
+
+export interface BotContext {
+  readonly botId: string;
+  readonly pipeline: string;
+  readonly log: Logger;
+  /** Aborted when the bot is asked to stop. */
+  readonly signal: AbortSignal;
+  /** A state bucket; `ttlMs` makes entries expire (the bucket's max age). */
+  state(bucket: string, options?: { ttlMs?: number }): Promise<StateStore>;
+}
+
+interface ModuleBase<S extends z.ZodObject> {
+  /** Catalogue id, e.g. "experts.taxonomy". */
+  readonly id: string;
+  /** The IntelMQ module paths this bot replaces, e.g. "intelmq.bots.experts.taxonomy.expert". */
+  readonly intelmqModules: readonly string[];
+  readonly description: string;
+  /** Parameter schema (IntelMQ's parameter names, with defaults and descriptions). */
+  readonly parameters: S;
+}
+
+/** A message for a named path ("_default" when a bare message is returned). */
+export interface Routed<M extends Message = Message> {
+  readonly path: string;
+  readonly message: M;
+}
+
+// ---- collectors ----
+
+export interface Collector {
+  /**
+   * Fetches data and emits Reports. `emit` resolves once the report is durably stored downstream; only
+   * then may the collector mark its source done (delete the file, flag the mail seen).
+   */
+  collect(emit: (report: Report) => Promise<void>): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface CollectorModule<S extends z.ZodObject = z.ZodObject> extends ModuleBase<S> {
+  readonly kind: "collector";
+  /** interval: collect() runs once per interval; continuous: collect() runs until the bot stops. */
+  readonly mode: "interval" | "continuous";
+  create(params: z.output<S>, ctx: BotContext): Collector | Promise<Collector>;
+}
+
+// ---- parsers ----
+
+/** One unit of a report (a line, a CSV row, a JSON object) with the text it came from. */
+export interface ParserRecord<T = unknown> {
+  readonly value: T;
+  /** The source text of the record; becomes the event's `raw` unless the parser sets one. */
+  readonly raw: string;
+  /** Set when splitting already failed for this record (e.g. a line that is not JSON): it is rejected. */
+  readonly error?: Error;
+}
+
+export type ParseResult = Event | readonly Event[] | Iterable<Event> | undefined | null;
+
+export interface Parser<T = unknown> {
+  /** Splits a report into records, streaming (large reports are never held in memory twice). */
+  records(report: Report): Iterable<ParserRecord<T>> | AsyncIterable<ParserRecord<T>>;
+  /** Turns a record into events; `newEvent()` is pre-filled from the report (feed.*, time.observation). */
+  parse(record: ParserRecord<T>, newEvent: () => Event, report: Report): ParseResult;
+}
+
+export interface ParserModule<S extends z.ZodObject = z.ZodObject> extends ModuleBase<S> {
+  readonly kind: "parser";
+  create(params: z.output<S>, ctx: BotContext): Parser | Promise<Parser>;
+}
+
+// ---- experts ----
+
+/** What an expert returns: nothing (drop), an event (to _default), routed events, or a list of these. */
+export type ExpertResult = Event | Routed<Event> | ReadonlyArray<Event | Routed<Event>> | undefined | null;
+
+export interface Expert {
+  process(event: Event): ExpertResult | Promise<ExpertResult>;
+  close?(): Promise<void>;
+}
+
+export interface ExpertModule<S extends z.ZodObject = z.ZodObject> extends ModuleBase<S> {
+  readonly kind: "expert";
+  /** Named paths this expert can emit on besides _default (e.g. filter_match), for validation and docs. */
+  readonly paths?: readonly string[];
+  create(params: z.output<S>, ctx: BotContext): Expert | Promise<Expert>;
+}
+
+// ---- outputs ----
+
+export interface Output {
+  /** Writes a batch; resolve only once the sink has confirmed it (the input is acknowledged then). */
+  write(events: readonly Event[]): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface OutputModule<S extends z.ZodObject = z.ZodObject> extends ModuleBase<S> {
+  readonly kind: "output";
+  create(params: z.output<S>, ctx: BotContext): Output | Promise<Output>;
+}
+
+export type BotModule = CollectorModule | ParserModule | ExpertModule | OutputModule;
+
+/** Identity helpers that give bot files full type inference for their parameters. */
+export function defineCollector<S extends z.ZodObject>(m: CollectorModule<S>): CollectorModule<S> {
+  return m;
+}
+export function defineParser<S extends z.ZodObject>(m: ParserModule<S>): ParserModule<S> {
+  return m;
+}
+export function defineExpert<S extends z.ZodObject>(m: ExpertModule<S>): ExpertModule<S> {
+  return m;
+}
+export function defineOutput<S extends z.ZodObject>(m: OutputModule<S>): OutputModule<S> {
+  return m;
+}
