@@ -277,6 +277,10 @@ export abstract class Message {
       const asFloat = type !== undefined && !type.subKey && isFloatType(type.field.spec.type);
       text += `${key}\0${pyRepr(this.data[key], asFloat)}\0`;
     }
+    // Common case, all ASCII: the separators can be written as latin-1 0xC0 directly.
+    if (Buffer.byteLength(text, "utf8") === text.length) {
+      return createHash("sha256").update(text.replaceAll("\0", "\xc0"), "latin1").digest("hex");
+    }
     const bytes = Buffer.from(text, "utf8");
     for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = HASH_SEPARATOR;
     return createHash("sha256").update(bytes).digest("hex");
@@ -418,9 +422,10 @@ export function messageFromObject(input: unknown, options: ReadOptions = {}): Me
       if (broken !== undefined) throw new FieldError("InvalidValue", key, value, broken);
       continue;
     }
-    // Sub-keys, JSONDict fields given whole, or unknown keys: rare, handled by the general path.
-    canonical = false;
-    if (!lookup(kind, key)) throw invalidKey(kind, key, value);
+    const found = lookup(kind, key);
+    if (!found) throw invalidKey(kind, key, value);
+    // Sub-keys (extra.x) take any value; a JSONDict given whole must be exploded by the general path.
+    if (!found.subKey || isIgnoredValue(value)) canonical = false;
   }
   if (canonical) return newMessage(kind, obj);
   const message = newMessage(kind);

@@ -8,6 +8,7 @@
 // Behaviour that differs from IntelMQ on purpose is listed in docs/compatibility.md.
 import { isValidDateTime, sanitizeDateTime } from "./compat/datetime.ts";
 import { isValidFqdnValue, isValidUrlValue, sanitizeFqdn, sanitizeUrl } from "./compat/fqdn-url.ts";
+import { genericSanitize, isPyFalsy } from "./compat/generic.ts";
 import {
   isValidIpAddressValue,
   isValidIpNetworkValue,
@@ -16,7 +17,6 @@ import {
 } from "./compat/ipaddress.ts";
 import { pyJsonDumps, pyJsonLoads, pyJsonLoadsOk } from "./compat/pyjson.ts";
 import { pyFloat, pyInt } from "./compat/pynumber.ts";
-import { pyStr } from "./compat/pyrepr.ts";
 import { pyStrip } from "./compat/pystring.ts";
 import type { HarmonizationType } from "./harmonization.ts";
 import {
@@ -34,21 +34,6 @@ export interface FieldType {
   readonly sanitizes: string;
   isValid(value: unknown): boolean;
   sanitize(value: unknown): unknown;
-}
-
-/** Python truthiness of a JSON value (IntelMQ's `if not value`). */
-function pyFalsy(v: unknown): boolean {
-  if (v === null || v === undefined || v === false || v === 0 || v === "") return true;
-  if (Array.isArray(v)) return v.length === 0;
-  if (typeof v === "object") return Object.keys(v as object).length === 0;
-  return false;
-}
-
-/** IntelMQ's generic sanitizer: falsy → nothing, strings stripped, anything else as Python `str()`. */
-export function genericSanitize(v: unknown): string | undefined {
-  if (pyFalsy(v)) return undefined;
-  if (typeof v === "string") return pyStrip(v);
-  return pyStr(v);
 }
 
 function nonEmptyString(v: unknown): v is string {
@@ -91,12 +76,13 @@ const uppercase: FieldType = {
 
 // Base64 as Python's lenient decoder reads it: characters outside the alphabet are skipped, decoding
 // stops at a complete pad sequence, and a final partial quantum is an error.
-const B64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// With a length that is a multiple of four, at most two trailing pads always complete the last quantum.
+const B64_CANONICAL = /^[A-Za-z0-9+/]*={0,2}$/;
 function isB64Char(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
 }
 export function pythonBase64Decodes(s: string): boolean {
-  if (B64_CANONICAL.test(s)) return true;
+  if (s.length % 4 === 0 && B64_CANONICAL.test(s)) return true;
   let quad = 0;
   let pads = 0;
   for (let i = 0; i < s.length; i++) {
@@ -309,7 +295,7 @@ const jsonDict: FieldType = {
   sanitizes: "accepts an object or its JSON text",
   isValid: isNonEmptyJsonObjectText,
   sanitize: (v) => {
-    if (pyFalsy(v)) return undefined;
+    if (isPyFalsy(v)) return undefined;
     if (typeof v === "string") {
       const s = genericSanitize(v);
       if (isNonEmptyJsonObjectText(s)) return s;

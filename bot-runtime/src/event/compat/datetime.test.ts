@@ -1,6 +1,6 @@
 // Differential tests: Petrel's DateTime harmonization against IntelMQ 3.5.0 itself (python oracle).
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../test-support/corpus-tools.ts";
+import { picker, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import {
   convertDateTime,
@@ -506,7 +506,7 @@ function buildParseCorpus(): string[] {
  */
 function buildRandomCorpus(seed: number, size: number): string[] {
   const rnd = seededRandom(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const pick = picker(rnd);
   const digits = (): string => {
     const n = 1 + Math.floor(rnd() * (rnd() < 0.7 ? 4 : 14));
     let out = "";
@@ -708,6 +708,8 @@ function buildConvertCorpus(): ConvertCase[] {
   ]);
   add("epoch_millis", [
     "1620208800",
+    "abc",
+    "abcdefghij",
     "162020880012",
     "1620208800123",
     1620208800123,

@@ -18,9 +18,10 @@
  *   abbreviation becomes aware) and `%Z` (local abbreviations accepted). With TZ=UTC all three reduce to
  *   what is implemented here; on a non-UTC host Python would differ (e.g. `CET` on a Berlin host).
  * - Two-digit years pivot around the year of `now`; dateutil freezes that year when it is imported.
- * - Unicode tables follow Python 3.11 (Unicode 14): decimal digits, "other" digits and whitespace are
- *   listed below; letters are JavaScript's `\p{L}` minus the letters added in Unicode 15.0-17.0. Should
- *   Node move past Unicode 17, letters added later would count as letters here but not in Python.
+ * - Unicode tables follow Python 3.11 (Unicode 14): decimal digits and whitespace come from pystring.ts,
+ *   "other" digits are listed below; letters are JavaScript's `\p{L}` minus the letters added in Unicode
+ *   15.0-17.0. Should Node move past Unicode 17, letters added later would count as letters here but not
+ *   in Python.
  * - Case-insensitive matching of literal format text uses JavaScript's Unicode case folding, which differs
  *   from Python's `re.IGNORECASE` for a handful of non-ASCII letters.
  * - dateutil options IntelMQ never passes (dayfirst, yearfirst, tzinfos, ignoretz, custom parserinfo) are
@@ -28,20 +29,13 @@
  * - Every failure of the parse (including Python exceptions other than ValueError/OverflowError, such as
  *   decimal.InvalidOperation, that IntelMQ lets escape) yields `undefined`.
  */
+import { pyFloatOrThrow, pyIntOrThrow, toAsciiNumeral } from "./pynumber.ts";
+import { pyLen, pyStr } from "./pyrepr.ts";
+import { inRanges, PY_DIGIT_CLASS, PY_SPACE_CLASS, pyDecimalValue, pyIsSpace } from "./pystring.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Character classes, pinned to Python 3.11 (Unicode 14.0)
 // ---------------------------------------------------------------------------------------------------
-
-/** First code point (digit zero) of every run of ten Unicode decimal digits (category Nd). */
-const DECIMAL_ZEROS: readonly number[] = [
-  0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6, 0xe50,
-  0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40,
-  0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0, 0x10d30, 0x11066, 0x110f0,
-  0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650, 0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50,
-  0x11da0, 0x16a60, 0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950,
-  0x1fbf0,
-];
 
 /** Code points for which Python's str.isdigit() holds although they are not decimal digits. */
 const OTHER_DIGIT_RANGES: readonly number[] = [
@@ -50,40 +44,6 @@ const OTHER_DIGIT_RANGES: readonly number[] = [
   0x277e, 0x2780, 0x2788, 0x278a, 0x2792, 0x10a40, 0x10a43, 0x10e60, 0x10e68, 0x11052, 0x1105a, 0x1f100,
   0x1f10a,
 ];
-
-/** Python's str.isspace() set (identical to `\s` in Python str regexes). */
-const PY_SPACE_RANGES: readonly number[] = [
-  0x09, 0x0d, 0x1c, 0x20, 0x85, 0x85, 0xa0, 0xa0, 0x1680, 0x1680, 0x2000, 0x200a, 0x2028, 0x2029, 0x202f,
-  0x202f, 0x205f, 0x205f, 0x3000, 0x3000,
-];
-
-/** `ranges` is a sorted flat list of inclusive [low, high] pairs. */
-function inRanges(cp: number, ranges: readonly number[]): boolean {
-  for (let i = 0; i < ranges.length; i += 2) {
-    if (cp < ranges[i]!) return false;
-    if (cp <= ranges[i + 1]!) return true;
-  }
-  return false;
-}
-
-/** Value 0-9 of a Unicode decimal digit, or -1. */
-function decimalDigitValue(cp: number): number {
-  if (cp >= 0x30 && cp <= 0x39) return cp - 0x30;
-  if (cp < 0x660) return -1;
-  let lo = 0;
-  let hi = DECIMAL_ZEROS.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (DECIMAL_ZEROS[mid]! <= cp) lo = mid;
-    else hi = mid - 1;
-  }
-  const off = cp - DECIMAL_ZEROS[lo]!;
-  return off >= 0 && off <= 9 ? off : -1;
-}
-
-function isPySpace(cp: number): boolean {
-  return inRanges(cp, PY_SPACE_RANGES);
-}
 
 /** Letters (\p{L}) assigned in Unicode 15.0-17.0, which Python 3.11's str.isalpha() does not know. */
 const LETTERS_AFTER_UNICODE_14: readonly number[] = [
@@ -108,7 +68,7 @@ function isPyAlpha(ch: string): boolean {
 }
 
 function isPyDigitCp(cp: number): boolean {
-  return decimalDigitValue(cp) >= 0 || inRanges(cp, OTHER_DIGIT_RANGES);
+  return pyDecimalValue(cp) >= 0 || inRanges(cp, OTHER_DIGIT_RANGES);
 }
 
 /** Python str.isdigit(): non-empty, every code point a digit. */
@@ -118,52 +78,6 @@ function isPyDigitStr(s: string): boolean {
   return true;
 }
 
-function cpLength(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
-    else {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) i++;
-      n++;
-    }
-  }
-  return n;
-}
-
-/** Replaces decimal digits by ASCII digits and Python whitespace by a space (what int()/float() do first). */
-function asciiDigitsAndSpaces(s: string): string {
-  let out = "";
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    const d = decimalDigitValue(cp);
-    if (d >= 0) out += String.fromCharCode(48 + d);
-    else if (isPySpace(cp)) out += " ";
-    else out += ch;
-  }
-  return out;
-}
-
-function stripAsciiSpace(s: string): string {
-  return s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "");
-}
-
-const INT_MAX_DIGITS = 4300; // Python 3.11's default int/str conversion limit
-
-/** Python `int(s)` for a str, base 10. Throws like Python's ValueError. */
-function pyIntFromString(s: string): bigint {
-  const t = stripAsciiSpace(asciiDigitsAndSpaces(s));
-  if (!/^[+-]?[0-9](?:_?[0-9])*$/.test(t)) {
-    throw new Error(`invalid literal for int() with base 10: '${s}'`);
-  }
-  const digits = t.replace(/[+_-]/g, "");
-  if (digits.length > INT_MAX_DIGITS)
-    throw new Error("Exceeds the limit (4300 digits) for integer string conversion");
-  const v = BigInt(digits);
-  return t.startsWith("-") ? -v : v;
-}
-
 /** `int(s)` where the result is only compared or range-checked (huge values stay huge). */
 function pyInt(s: string): number {
   // Short ASCII digit strings (nearly every call) skip the general grammar.
@@ -171,41 +85,12 @@ function pyInt(s: string): number {
     let v = 0;
     for (let i = 0; i < s.length; i++) {
       const d = s.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) return Number(pyIntFromString(s));
+      if (d < 0 || d > 9) return Number(pyIntOrThrow(s));
       v = v * 10 + d;
     }
     return v;
   }
-  return Number(pyIntFromString(s));
-}
-
-const FLOAT_LITERAL =
-  /^[+-]?(?:[0-9](?:_?[0-9])*(?:\.(?:[0-9](?:_?[0-9])*)?)?|\.[0-9](?:_?[0-9])*)(?:[eE][+-]?[0-9](?:_?[0-9])*)?$/;
-const FLOAT_SPECIAL = /^([+-]?)(inf|infinity|nan)$/i;
-
-/** Python `float(s)` for a str. */
-function pyFloatFromString(s: string): number {
-  const t = stripAsciiSpace(asciiDigitsAndSpaces(s));
-  const special = FLOAT_SPECIAL.exec(t);
-  if (special) {
-    if (special[2]!.toLowerCase() === "nan") return Number.NaN;
-    return special[1] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  }
-  if (!FLOAT_LITERAL.test(t)) throw new Error(`could not convert string to float: '${s}'`);
-  return Number(t.replace(/_/g, ""));
-}
-
-/** Python `str(x)` of a number that came from JSON-like input: integers as int, others as float repr. */
-function pyStrOfNumber(n: number): string {
-  if (Number.isInteger(n)) return BigInt(n).toString();
-  if (Number.isNaN(n)) return "nan";
-  if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
-  if (Math.abs(n) < 1e-4) {
-    const [mant, exp] = n.toExponential().split("e") as [string, string];
-    const e = Number(exp);
-    return `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
-  }
-  return String(n);
+  return Number(pyIntOrThrow(s));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -331,15 +216,6 @@ export interface StrptimeResult {
   utcOffsetMicroseconds: number | null;
 }
 
-function cpEscape(cp: number): string {
-  return `\\u{${cp.toString(16)}}`;
-}
-
-/** Python's `\d` (Unicode decimal digits) as a JavaScript character class. */
-const RE_DIGIT = `[${DECIMAL_ZEROS.map((z) => `${cpEscape(z)}-${cpEscape(z + 9)}`).join("")}]`;
-/** Python's `\s` as a JavaScript character class. */
-const RE_SPACE = `[${PY_SPACE_RANGES.map((cp, i) => (i % 2 === 0 ? cpEscape(cp) : `-${cpEscape(cp)}`)).join("")}]`;
-
 const FULL_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 const ABBR_WEEKDAYS = FULL_WEEKDAYS.map((d) => d.slice(0, 3));
 const FULL_MONTHS = [
@@ -363,7 +239,7 @@ function alternation(names: readonly string[]): string {
   return [...names].sort((a, b) => b.length - a.length).join("|");
 }
 
-const D = RE_DIGIT;
+const D = PY_DIGIT_CLASS;
 const DIRECTIVE_BODIES: Readonly<Record<string, string>> = {
   d: `3[0-1]|[1-2]${D}|0[1-9]|[1-9]| [1-9]`,
   f: "[0-9]{1,6}",
@@ -411,9 +287,9 @@ function translateFormat(format: string, original: string, groups: string[]): st
   for (let k = 0; k < chars.length; k++) {
     const ch = chars[k]!;
     const cp = ch.codePointAt(0)!;
-    if (isPySpace(cp)) {
-      while (k + 1 < chars.length && isPySpace(chars[k + 1]!.codePointAt(0)!)) k++;
-      out += `${RE_SPACE}+`;
+    if (pyIsSpace(cp)) {
+      while (k + 1 < chars.length && pyIsSpace(chars[k + 1]!.codePointAt(0)!)) k++;
+      out += `${PY_SPACE_CLASS}+`;
       continue;
     }
     if (ch !== "%") {
@@ -423,7 +299,7 @@ function translateFormat(format: string, original: string, groups: string[]): st
     const directive = chars[k + 1];
     if (directive === undefined) throw new Error(`stray % in format '${original}'`);
     // Python escapes specials and rewrites whitespace first, so "%" + either reads as directive "\".
-    if (REGEX_SPECIAL.has(directive) || isPySpace(directive.codePointAt(0)!)) {
+    if (REGEX_SPECIAL.has(directive) || pyIsSpace(directive.codePointAt(0)!)) {
       throw new Error(`'%' is a bad directive in format '${original}'`);
     }
     k++;
@@ -684,8 +560,9 @@ function indexOrThrow(names: readonly string[], text: string): number {
 /** `%z` text → [seconds, microseconds] east of UTC, with Python's colon consistency rule. */
 function parseZ(raw: string): [number, number] {
   if (raw === "Z") return [0, 0];
-  // Digits may be any Unicode decimal digits; ASCII ones keep the positional logic simple.
-  let z = asciiDigitsAndSpaces(raw);
+  // Digits may be any Unicode decimal digits; ASCII ones keep the positional logic simple. The
+  // directive's regex admits nothing else outside ASCII, so the conversion cannot fail.
+  let z = toAsciiNumeral(raw)!;
   if (z[3] === ":") {
     z = z.slice(0, 3) + z.slice(4);
     if (z.length > 5) {
@@ -730,7 +607,7 @@ const ISO_FORMAT_FRACTION = "%Y-%m-%dT%H:%M:%S.%f+00:00";
 function digitsValue(s: string): number {
   let v = 0;
   for (const ch of s) {
-    const d = decimalDigitValue(ch.codePointAt(0)!);
+    const d = pyDecimalValue(ch.codePointAt(0)!);
     if (d >= 0) v = v * 10 + d;
   }
   return v;
@@ -846,7 +723,7 @@ function tokenize(input: string): string[] {
   for (const ch of input) {
     const cp = ch.codePointAt(0)!;
     if (cp === 0) continue;
-    const d = decimalDigitValue(cp);
+    const d = pyDecimalValue(cp);
     chars.push(d >= 0 ? String.fromCharCode(48 + d) : ch);
   }
   const isWord = (c: string): boolean => isPyAlpha(c);
@@ -863,7 +740,7 @@ function tokenize(input: string): string[] {
     let seenLetters = false;
     if (isWord(first)) state = "a";
     else if (isNum(first)) state = "0";
-    else if (isPySpace(first.codePointAt(0)!)) token = " ";
+    else if (pyIsSpace(first.codePointAt(0)!)) token = " ";
     if (state !== null) {
       while (pos < chars.length) {
         const c = chars[pos]!;
@@ -878,7 +755,7 @@ function tokenize(input: string): string[] {
           }
         } else if (state === "0") {
           if (isNum(c)) take = true;
-          else if (c === "." || (c === "," && cpLength(token) >= 2)) {
+          else if (c === "." || (c === "," && pyLen(token) >= 2)) {
             take = true;
             state = "0.";
           }
@@ -1041,7 +918,7 @@ class Ymd {
     let lab = label;
     let num: number;
     if (typeof val === "string") {
-      if (isPyDigitStr(val) && cpLength(val) > 2) {
+      if (isPyDigitStr(val) && pyLen(val) > 2) {
         this.centurySpecified = true;
         if (lab !== undefined && lab !== "Y") fail("label");
         lab = "Y";
@@ -1176,7 +1053,7 @@ function couldBeTzname(res: ParseRes, tzoffset: number | null, token: string): b
     res.hour !== null &&
     res.tzname === null &&
     tzoffset === null &&
-    cpLength(token) <= 5 &&
+    pyLen(token) <= 5 &&
     (/^[A-Z]+$/.test(token) || UTC_ZONE_EXACT.includes(token))
   );
 }
@@ -1229,7 +1106,7 @@ function parseNumericToken(tokens: string[], start: number, ymd: Ymd, res: Parse
   let idx = start;
   const repr = tokens[idx]!;
   const value = toDec(repr);
-  const len = cpLength(repr);
+  const len = pyLen(repr);
   const n = tokens.length;
   const next = tokens[idx + 1];
 
@@ -1404,7 +1281,7 @@ function dateutilTokens(timestr: string, currentYear: number): ParseRes {
     } else if (res.hour !== null && (tok === "+" || tok === "-")) {
       const signal = tok === "+" ? 1 : -1;
       const off = at(l, i + 1);
-      const offLen = cpLength(off);
+      const offLen = pyLen(off);
       let hourOff: number;
       let minOff: number;
       if (offLen === 4) {
@@ -1426,7 +1303,7 @@ function dateutilTokens(timestr: string, currentYear: number): ParseRes {
         isJump(l[i + 2]!) &&
         l[i + 3] === "(" &&
         l[i + 5] === ")" &&
-        cpLength(l[i + 4]!) >= 3 &&
+        pyLen(l[i + 4]!) >= 3 &&
         couldBeTzname(res, null, l[i + 4]!)
       ) {
         res.tzname = l[i + 4]!; // "-0300 (BRST)"
@@ -1608,7 +1485,7 @@ function fromTimestamp(ts: number): Wall {
 
 /** Python `int(value)` for str or number input (numbers that are integral count as Python ints). */
 function pyIntOfValue(value: string | number): bigint {
-  if (typeof value === "string") return pyIntFromString(value);
+  if (typeof value === "string") return pyIntOrThrow(value);
   if (Number.isNaN(value)) throw new Error("cannot convert float NaN to integer");
   if (!Number.isFinite(value)) throw new Error("cannot convert float infinity to integer");
   return BigInt(Math.trunc(value));
@@ -1653,9 +1530,10 @@ function fromWindowsNt(value: string | number): string {
 
 /** IntelMQ `DateTime.from_epoch_millis`: picks seconds by the textual length; other lengths give None. */
 function fromEpochMillis(value: string | number): string | undefined {
-  const len = cpLength(typeof value === "string" ? value : pyStrOfNumber(value));
-  if (len !== 10 && len !== 12 && len !== 13) return undefined;
+  const len = pyLen(typeof value === "string" ? value : pyStr(value));
+  // IntelMQ converts before it looks at the length, so non-numbers raise whatever their length.
   const ts = pyIntOfValue(value);
+  if (len !== 10 && len !== 12 && len !== 13) return undefined;
   const secs = len === 10 ? ts : floorDiv(ts, len === 12 ? 100n : 1000n);
   return isoformatUtc(fromTimestamp(Number(secs)));
 }
@@ -1684,7 +1562,7 @@ export function convertDateTime(
   }
   switch (fmt) {
     case "timestamp": {
-      const ts = typeof value === "string" ? pyFloatFromString(value) : value;
+      const ts = typeof value === "string" ? pyFloatOrThrow(value) : value;
       return isoformatUtc(fromTimestamp(ts));
     }
     case "windows_nt":

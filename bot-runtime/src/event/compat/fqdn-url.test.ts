@@ -1,11 +1,11 @@
 // Differential tests: FQDN and URL validation / sanitation against IntelMQ 3.5.0 harmonization.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../test-support/corpus-tools.ts";
+import { picker, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import { isValidFqdnValue, isValidUrlValue, sanitizeFqdn, sanitizeUrl } from "./fqdn-url.ts";
 
 const rand = seededRandom(0xf9d7);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = picker(rand);
 
 const HOSTS = [
   "example.com",

@@ -9,45 +9,11 @@
 //
 // Non-string values are sanitized through Python's str() (pyrepr.ts), with its deviations: an
 // integral JSON float (1.0) is an int here, so it becomes "1" where Python writes "1.0".
+import { genericSanitize } from "./generic.ts";
 import { IdnaError, idnaEncode, pyLower } from "./idna.ts";
 import { isValidIpAddressValue } from "./ipaddress.ts";
-import { pyStr } from "./pyrepr.ts";
-import { pyStrip } from "./pystring.ts";
+import { pyIsAsciiSpace, pyStripChars } from "./pystring.ts";
 import { type SplitResult, UrlSplitError, urlsplit, urlunsplit } from "./urlsplit.ts";
-
-function isPyFalsy(value: unknown): boolean {
-  if (
-    value === null ||
-    value === undefined ||
-    value === false ||
-    value === 0 ||
-    value === 0n ||
-    value === ""
-  ) {
-    return true;
-  }
-  if (Array.isArray(value)) return value.length === 0;
-  return typeof value === "object" && Object.keys(value).length === 0;
-}
-
-/**
- * IntelMQ GenericType.sanitize: undefined for Python-falsy values (None, False, 0, "", [], {}),
- * str.strip() for strings, str() for everything else.
- */
-export function genericSanitize(value: unknown): string | undefined {
-  if (typeof value === "string") return value === "" ? undefined : pyStrip(value);
-  if (isPyFalsy(value)) return undefined;
-  return pyStr(value);
-}
-
-/** Python `s.strip(".")`. */
-function stripDots(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && s.charCodeAt(start) === 0x2e) start++;
-  while (end > start && s.charCodeAt(end - 1) === 0x2e) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
 
 const NOT_PLAIN = -1;
 const PLAIN = 0;
@@ -83,7 +49,8 @@ export function isValidFqdnValue(text: string): boolean {
   const plain = plainName(text);
   if (plain === PLAIN) return true;
   if (plain === PLAIN_DIGITS) return !isValidIpAddressValue(text);
-  if (text === "" || stripDots(text) !== text || pyLower(text) !== text || text.includes(":")) return false;
+  if (text === "" || pyStripChars(text, ".") !== text || pyLower(text) !== text || text.includes(":"))
+    return false;
   if (isValidIpAddressValue(text)) return false;
   let parts: SplitResult;
   try {
@@ -108,7 +75,7 @@ export function sanitizeFqdn(value: unknown): string | undefined {
   if (typeof value === "string" && plainName(value) !== NOT_PLAIN) return value;
   const text = genericSanitize(value);
   if (text === undefined) return undefined;
-  const name = stripDots(text);
+  const name = pyStripChars(text, ".");
   if (name === "") return undefined;
   try {
     // The codec's output is ASCII, so JS and Python lowercasing agree.
@@ -151,8 +118,7 @@ export function isValidUrlValue(text: string): boolean {
   if (plain >= 0) return plain > 0;
   if (text === "") return false;
   // `value[0] in string.whitespace`: ASCII whitespace only.
-  const c = text.charCodeAt(0);
-  if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) return false;
+  if (pyIsAsciiSpace(text.charCodeAt(0))) return false;
   try {
     return urlsplit(text).netloc !== "";
   } catch (e) {

@@ -1,11 +1,11 @@
 // Differential tests: idnaEncode / nameprep pieces against CPython 3.11's "idna" codec.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../test-support/corpus-tools.ts";
+import { picker, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import { idnaEncode, mapB2, pyLower } from "./idna.ts";
 
 const rand = seededRandom(0x1d4a);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = picker(rand);
 
 const HANDPICKED = [
   "",

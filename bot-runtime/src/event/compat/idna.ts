@@ -23,6 +23,7 @@
 // would need both the protected set and NEW_CASE extended (idna.test.ts detects this).
 // @ts-expect-error -- the punycode package ships no type declarations
 import punycode from "punycode/punycode.js";
+import { inRanges, rangesClass } from "./pystring.ts";
 
 const punycodeEncode: (input: string) => string = punycode.encode;
 
@@ -44,26 +45,6 @@ function parseRanges(spec: string): Uint32Array {
     out[2 * i + 1] = Number.parseInt(b ?? a!, 16);
   }
   return out;
-}
-
-function inRanges(table: Uint32Array, cp: number): boolean {
-  let lo = 0;
-  let hi = (table.length >> 1) - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (cp < table[2 * mid]!) hi = mid - 1;
-    else if (cp > table[2 * mid + 1]!) lo = mid + 1;
-    else return true;
-  }
-  return false;
-}
-
-function rangeClass(table: Uint32Array): string {
-  let cls = "";
-  for (let i = 0; i < table.length; i += 2) {
-    cls += `\\u{${table[i]!.toString(16)}}-\\u{${table[i + 1]!.toString(16)}}`;
-  }
-  return cls;
 }
 
 // RFC 3454 D.1 (bidi class R or AL) in Unicode 3.2.
@@ -142,7 +123,7 @@ const CORRIGENDUM_4 = new Map<string, string>([
   ["\u{2f9bf}", "\u{4d57}"],
 ]);
 
-const PROTECTED_CLASS = rangeClass(PROTECTED_RANGES) + [...CORRIGENDUM_4.keys()].join("");
+const PROTECTED_CLASS = rangesClass(PROTECTED_RANGES) + [...CORRIGENDUM_4.keys()].join("");
 const HAS_PROTECTED = new RegExp(`[${PROTECTED_CLASS}]`, "u");
 // The capture group keeps the protected characters in split()'s output, at odd indices.
 const SPLIT_PROTECTED = new RegExp(`([${PROTECTED_CLASS}])`, "u");
@@ -235,7 +216,7 @@ function isMappedToNothing(cp: number): boolean {
 function isProhibited(cp: number): boolean {
   if (cp < 0x80) return false;
   if (cp <= 0x9f) return true;
-  return (cp & 0xfffe) === 0xfffe || inRanges(PROHIBITED, cp);
+  return (cp & 0xfffe) === 0xfffe || inRanges(cp, PROHIBITED);
 }
 
 function describe(cp: number): string {
@@ -257,9 +238,9 @@ export function nameprep(label: string): string {
   for (const ch of out) {
     const cp = ch.codePointAt(0)!;
     if (isProhibited(cp)) throw new IdnaError(`Invalid character ${describe(cp)}`);
-    const randAl = cp >= 0x5be && inRanges(RAND_AL, cp);
+    const randAl = cp >= 0x5be && inRanges(cp, RAND_AL);
     if (randAl) hasRandAl = true;
-    else if (!hasL && inRanges(L_CAT, cp)) hasL = true;
+    else if (!hasL && inRanges(cp, L_CAT)) hasL = true;
     if (first) firstRandAl = randAl;
     lastRandAl = randAl;
     first = false;

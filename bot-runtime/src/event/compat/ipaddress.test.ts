@@ -1,7 +1,13 @@
 // Differential test: every export against Python 3.11 `ipaddress` and IntelMQ 3.5's IPAddress /
 // IPNetwork harmonization types, run in the oracle venv on one shared corpus.
 import { describe, expect, it } from "vitest";
-import { doubleToHex, seededRandom } from "../../../test-support/corpus-tools.ts";
+import {
+  PY_WIRE_DECODE,
+  type PyWire,
+  picker,
+  seededRandom,
+  toPyWire,
+} from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import {
   canonicalIp,
@@ -13,28 +19,10 @@ import {
   sanitizeIpNetwork,
 } from "./ipaddress.ts";
 
-/**
- * How a JS value reaches Python: numbers JSON writes as integers stay ints; every other number
- * (fractions, ±Infinity, NaN, ≥ 1e21, and -0, whose sign only a float can carry) is a Python
- * float, sent bit-exact.
- */
-type Wire = { j: unknown } | { f: string };
-function toWire(v: unknown): Wire {
-  if (typeof v === "number" && !(Number.isInteger(v) && Math.abs(v) < 1e21 && !Object.is(v, -0))) {
-    return { f: doubleToHex(v) };
-  }
-  return { j: v };
-}
-
 const SCRIPT = `
-import sys, json, struct, re, ipaddress
+import sys, json, re, ipaddress
 from intelmq.lib.harmonization import IPAddress, IPNetwork
-
-def decode(o):
-    if 'f' in o:
-        return struct.unpack('>d', bytes.fromhex(o['f']))[0]
-    return o['j']
-
+${PY_WIRE_DECODE}
 def attempt(f):
     try:
         return f()
@@ -375,7 +363,7 @@ function hex16(rnd: () => number): number {
 
 function generated(): string[] {
   const rnd = seededRandom(42);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const pick = picker(rnd);
   const octet = () => Math.floor(rnd() * 256);
   const out: string[] = [];
   for (let k = 0; k < 150; k++) {
@@ -477,7 +465,7 @@ function netTuple(n: ReturnType<typeof canonicalNetwork>): [string, string, stri
 describe("ipaddress emulation against Python ipaddress and IntelMQ IPAddress/IPNetwork", () => {
   it("agrees on every export over the corpus", async () => {
     const corpus = [...HANDWRITTEN, ...generated(), ...numbers()];
-    const oracle = await runOracle<Wire, OracleOut>(SCRIPT, corpus.map(toWire));
+    const oracle = await runOracle<PyWire, OracleOut>(SCRIPT, corpus.map(toPyWire));
     const counts = new Map<string, { total: number; agree: number }>();
     const mismatches: Mismatch[] = [];
     const check = (fn: string, input: unknown, python: unknown, got: unknown) => {

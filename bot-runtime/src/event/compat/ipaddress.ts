@@ -1,12 +1,11 @@
 // Python 3.11 `ipaddress` semantics as IntelMQ's IPAddress and IPNetwork harmonization types use
 // them: which strings parse, how str() prints them, and the sanitize/is_valid rules built on top.
 // Behaviour was established against CPython 3.11 and IntelMQ 3.5 as oracles (see ipaddress.test.ts).
-import { pyStrip } from "./pynumber.ts";
+import { PY_INT_MAX_STR_DIGITS } from "./pynumber.ts";
+import { pyStrip } from "./pystring.ts";
 
 const IPV4_MAX = 0xffffffffn;
 const IPV6_MAX = (1n << 128n) - 1n;
-/** Python's int() refuses longer decimal strings, so such prefix lengths are invalid netmasks. */
-const PY_INT_MAX_STR_DIGITS = 4300;
 
 // Scratch buffers reused by the parsers so the validity hot path allocates nothing.
 const HEXTETS = new Uint16Array(8);
@@ -176,6 +175,7 @@ export function ipFromInteger(n: bigint): string | undefined {
  * sign or whitespace is not). Returns the length, or -1.
  */
 function prefixFromDigits(s: string, max: number): number {
+  // Python's int() refuses longer decimal strings, so such prefix lengths are invalid netmasks.
   if (s.length === 0 || s.length > PY_INT_MAX_STR_DIGITS) return -1;
   let value = 0;
   for (let i = 0; i < s.length; i++) {

@@ -1,30 +1,11 @@
 // Differential tests: pyJsonDumps / pyJsonLoads / pyJsonLoadsOk against CPython 3.11's json module.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../test-support/corpus-tools.ts";
+import { picker, pyFloatFromRepr, pyJsonText, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import { compareCodePoints, pyJsonDumps, pyJsonLoads, pyJsonLoadsOk } from "./pyjson.ts";
 
 const rand = seededRandom(0xc0ffee);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-
-/**
- * JSON text that Python's json.loads turns into the value Petrel documents the JS value to mean:
- * integral numbers are ints, others floats, NaN/Infinity via Python's extra constants.
- */
-function pyJsonText(v: unknown): string {
-  if (typeof v === "number") {
-    if (Number.isNaN(v)) return "NaN";
-    if (v === Infinity) return "Infinity";
-    if (v === -Infinity) return "-Infinity";
-    return Number.isInteger(v) ? BigInt(v).toString() : String(v);
-  }
-  if (Array.isArray(v)) return "[" + v.map(pyJsonText).join(",") + "]";
-  if (v !== null && typeof v === "object") {
-    const members = Object.entries(v).map(([k, x]) => JSON.stringify(k) + ":" + pyJsonText(x));
-    return "{" + members.join(",") + "}";
-  }
-  return JSON.stringify(v);
-}
+const pick = picker(rand);
 
 const CHARS = [
   ..."abcXYZ019 ~!#$%&'()*+,-./:;<=>?@[]^_`{|}",
@@ -192,13 +173,6 @@ type Tagged =
   | ["l", Tagged[]]
   | ["d", [string, Tagged][]];
 
-function pyFloat(r: string): number {
-  if (r === "nan") return Number.NaN;
-  if (r === "inf") return Infinity;
-  if (r === "-inf") return -Infinity;
-  return Number(r);
-}
-
 /** Whether the JS value equals Python's, through doubles for numbers and in key order for dicts. */
 function sameValue(js: unknown, py: Tagged): boolean {
   switch (py[0]) {
@@ -209,7 +183,7 @@ function sameValue(js: unknown, py: Tagged): boolean {
     case "i":
       return typeof js === "number" && js === Number(py[1]);
     case "f":
-      return typeof js === "number" && Object.is(js, pyFloat(py[1]));
+      return typeof js === "number" && Object.is(js, pyFloatFromRepr(py[1]));
     case "s":
       return js === py[1];
     case "l":

@@ -7,7 +7,8 @@
 // - Python rejects nesting deeper than its recursion limit (~1000 minus the caller's stack depth);
 //   Petrel accepts whatever JSON.parse accepts.
 // - Object keys that look like array indices come first in parsed JS objects.
-import { pyFloatRepr } from "./pyrepr.ts";
+import { PY_INT_MAX_STR_DIGITS, pyFloatRepr, pyIntRepr } from "./pynumber.ts";
+import { isPlainObject } from "./pyrepr.ts";
 
 export interface PyJsonDumpsOptions {
   /** `sort_keys`: order dict keys by code point at every level. Default false. */
@@ -50,7 +51,7 @@ function encodeString(s: string, ensureAscii: boolean): string {
 }
 
 function encodeNumber(x: number): string {
-  if (Number.isInteger(x)) return Number.isSafeInteger(x) ? String(x + 0) : BigInt(x).toString();
+  if (Number.isInteger(x)) return pyIntRepr(x);
   if (Number.isNaN(x)) return "NaN";
   if (x === Infinity) return "Infinity";
   if (x === -Infinity) return "-Infinity";
@@ -78,11 +79,6 @@ export function compareCodePoints(a: string, b: string): number {
     j += ca > 0xffff ? 2 : 1;
   }
   return a.length - b.length;
-}
-
-function isPlainObject(v: object): v is Record<string, unknown> {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 function encode(value: unknown, sortKeys: boolean, ensureAscii: boolean): string {
@@ -127,9 +123,8 @@ export function pyJsonDumps(value: unknown, opts?: PyJsonDumpsOptions): string {
   return encode(value, opts?.sortKeys ?? false, opts?.ensureAscii ?? true);
 }
 
-// Python refuses to convert integer literals longer than sys.int_info.default_max_str_digits.
-const MAX_INT_DIGITS = 4300;
-const LONG_DIGIT_RUN = /[0-9]{4301}/;
+// json.loads raises for an integer literal longer than int() converts.
+const LONG_DIGIT_RUN = new RegExp(`[0-9]{${PY_INT_MAX_STR_DIGITS + 1}}`);
 const NON_FINITE_TOKEN = /NaN|Infinity/;
 
 const WS = /[ \t\n\r]*/y;
@@ -200,7 +195,7 @@ class Parser {
     const token = m[0];
     if (m[1] === undefined && m[2] === undefined) {
       const digits = token.length - (token.charCodeAt(0) === 45 ? 1 : 0);
-      if (digits > MAX_INT_DIGITS) throw FAIL;
+      if (digits > PY_INT_MAX_STR_DIGITS) throw FAIL;
     }
     this.pos += token.length;
     return Number(token);
@@ -280,7 +275,7 @@ export function pyJsonLoads(text: string): unknown | undefined {
     return NON_FINITE_TOKEN.test(text) ? slowParse(text) : undefined;
   }
   // JSON.parse has no integer length limit; recheck with the tokenizer only when it could matter.
-  if (text.length > MAX_INT_DIGITS && LONG_DIGIT_RUN.test(text)) return slowParse(text);
+  if (text.length > PY_INT_MAX_STR_DIGITS && LONG_DIGIT_RUN.test(text)) return slowParse(text);
   return value;
 }
 

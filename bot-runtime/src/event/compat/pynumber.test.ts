@@ -1,38 +1,21 @@
 // Differential tests: Python 3.11 int(), float(), repr() and str.strip() (run in the oracle venv)
 // against the emulation, on JSON-like inputs with many string edge cases.
 import { describe, expect, it } from "vitest";
-import { doubleToHex, hexToDouble, seededRandom } from "../../../test-support/corpus-tools.ts";
-import { runOracle } from "../../../test-support/python-oracle.ts";
 import {
-  PY_INT_OUT_OF_RANGE_DEVIATION,
-  pyFloat,
-  pyFloatRepr,
-  pyInt,
-  pyIntRepr,
-  pyIsSpace,
-  pyStrip,
-} from "./pynumber.ts";
-
-/**
- * How a JS value reaches Python: numbers JSON writes as integers stay ints; every other number
- * (fractions, ±Infinity, NaN, ≥ 1e21, and -0, whose sign only a float can carry) is a Python
- * float, sent bit-exact.
- */
-type Wire = { j: unknown } | { f: string };
-function toWire(v: unknown): Wire {
-  if (typeof v === "number" && !(Number.isInteger(v) && Math.abs(v) < 1e21 && !Object.is(v, -0))) {
-    return { f: doubleToHex(v) };
-  }
-  return { j: v };
-}
+  doubleToHex,
+  hexToDouble,
+  PY_WIRE_DECODE,
+  type PyWire,
+  pyFloatFromRepr,
+  seededRandom,
+  toPyWire,
+} from "../../../test-support/corpus-tools.ts";
+import { runOracle } from "../../../test-support/python-oracle.ts";
+import { PY_INT_OUT_OF_RANGE_DEVIATION, pyFloat, pyFloatRepr, pyInt, pyIntRepr } from "./pynumber.ts";
+import { pyIsSpace, pyStrip } from "./pystring.ts";
 
 const DECODE = `
-import sys, json, struct
-def decode(o):
-    if 'f' in o:
-        return struct.unpack('>d', bytes.fromhex(o['f']))[0]
-    return o['j']
-`;
+import sys, json${PY_WIRE_DECODE}`;
 
 const NUMBER_SCRIPT = `${DECODE}
 for line in sys.stdin:
@@ -260,20 +243,13 @@ function numberCorpus(): unknown[] {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-function pythonFloat(repr: string): number {
-  if (repr === "nan") return Number.NaN;
-  if (repr === "inf") return Number.POSITIVE_INFINITY;
-  if (repr === "-inf") return Number.NEGATIVE_INFINITY;
-  return Number(repr);
-}
-
 describe("pyInt / pyFloat against Python int() / float()", () => {
   it("agrees on the corpus, except integers out of the safe range (a named deviation)", async () => {
     expect(PY_INT_OUT_OF_RANGE_DEVIATION).toMatch(/2\^53/);
     const corpus = numberCorpus();
-    const oracle = await runOracle<Wire, { i: string | null; f: string | null }>(
+    const oracle = await runOracle<PyWire, { i: string | null; f: string | null }>(
       NUMBER_SCRIPT,
-      corpus.map(toWire),
+      corpus.map(toPyWire),
     );
     const intMismatches: unknown[] = [];
     const floatMismatches: unknown[] = [];
@@ -293,7 +269,7 @@ describe("pyInt / pyFloat against Python int() / float()", () => {
         intMismatches.push({ input, python: py.i, got });
       }
       const gotF = pyFloat(input);
-      const expectF = py.f === null ? undefined : pythonFloat(py.f);
+      const expectF = py.f === null ? undefined : pyFloatFromRepr(py.f);
       const sameValue = gotF === undefined ? expectF === undefined : Object.is(gotF, expectF);
       if (sameValue && (py.f === null || pyFloatRepr(gotF!) === py.f)) floatAgree++;
       else floatMismatches.push({ input, python: py.f, got: gotF });
@@ -408,7 +384,7 @@ describe("pyFloatRepr / pyIntRepr against Python repr()", () => {
 for line in sys.stdin:
     print(json.dumps(repr(decode(json.loads(line)))))
 `;
-    const py = await runOracle<Wire, string>(
+    const py = await runOracle<PyWire, string>(
       script,
       floats.map((f) => ({ f: doubleToHex(f) })),
     );

@@ -1,6 +1,7 @@
 // Python 3.11 number semantics that IntelMQ's harmonization relies on: int(x) and float(x) on the
-// kinds of values a JSON document can hold, repr() of floats and ints, and str.strip().
+// kinds of values a JSON document can hold, and repr() of floats and ints.
 // Behaviour was established against CPython 3.11 as an oracle (see pynumber.test.ts).
+import { pyDecimalValue, pyIsAsciiSpace, pyIsSpace } from "./pystring.ts";
 
 /**
  * Petrel rejects integers that a JS number cannot hold exactly. Python would accept them, but a
@@ -10,66 +11,13 @@ export const PY_INT_OUT_OF_RANGE_DEVIATION =
   "integers outside ±(2^53−1) are rejected (undefined): they cannot round-trip through JSON numbers in JS";
 
 /** CPython refuses to convert decimal strings with more digits than this (sys.get_int_max_str_digits()). */
-const PY_INT_MAX_STR_DIGITS = 4300;
-
-/**
- * Code points of the digit zero of every Unicode decimal-digit run (general category Nd) in the
- * Unicode 14.0 database that Python 3.11 ships. Each run holds the digits 0..9 consecutively.
- * A fixed table, not \p{Nd}, because newer Unicode versions in Node's ICU add digits Python rejects.
- */
-const DECIMAL_ZEROS: readonly number[] = [
-  0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6, 0xe50,
-  0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40,
-  0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0, 0x10d30, 0x11066, 0x110f0,
-  0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650, 0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50,
-  0x11da0, 0x16a60, 0x16ac0, 0x16b50, 0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950,
-  0x1fbf0,
-];
-
-/** Decimal value of a Unicode digit, or -1. */
-function unicodeDecimal(cp: number): number {
-  for (const zero of DECIMAL_ZEROS) {
-    if (cp < zero) return -1;
-    if (cp <= zero + 9) return cp - zero;
-  }
-  return -1;
-}
-
-/** Python's str.isspace() for a single code point (what str.strip() removes). */
-export function pyIsSpace(cp: number): boolean {
-  if (cp <= 0x20) return cp === 0x20 || (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x1f);
-  if (cp < 0x85) return false;
-  return (
-    cp === 0x85 ||
-    cp === 0xa0 ||
-    cp === 0x1680 ||
-    (cp >= 0x2000 && cp <= 0x200a) ||
-    cp === 0x2028 ||
-    cp === 0x2029 ||
-    cp === 0x202f ||
-    cp === 0x205f ||
-    cp === 0x3000
-  );
-}
-
-/** Python's str.strip() with no argument. All its whitespace lies in the BMP, so UTF-16 units suffice. */
-export function pyStrip(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && pyIsSpace(s.charCodeAt(start))) start++;
-  while (end > start && pyIsSpace(s.charCodeAt(end - 1))) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
-
-function isAsciiSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-}
+export const PY_INT_MAX_STR_DIGITS = 4300;
 
 function stripAsciiSpace(s: string): string {
   let start = 0;
   let end = s.length;
-  while (start < end && isAsciiSpace(s.charCodeAt(start))) start++;
-  while (end > start && isAsciiSpace(s.charCodeAt(end - 1))) end--;
+  while (start < end && pyIsAsciiSpace(s.charCodeAt(start))) start++;
+  while (end > start && pyIsAsciiSpace(s.charCodeAt(end - 1))) end--;
   return s.slice(start, end);
 }
 
@@ -78,7 +26,7 @@ function stripAsciiSpace(s: string): string {
  * digits to ASCII digits; ASCII is kept as is (so \x1c..\x1f stay and are then rejected). Any other
  * non-ASCII character makes the literal invalid, reported here as undefined.
  */
-function toAsciiNumeral(s: string): string | undefined {
+export function toAsciiNumeral(s: string): string | undefined {
   let i = 0;
   while (i < s.length && s.charCodeAt(i) < 0x80) i++;
   if (i === s.length) return s;
@@ -88,7 +36,7 @@ function toAsciiNumeral(s: string): string | undefined {
     if (cp < 0x80) out += ch;
     else if (pyIsSpace(cp)) out += " ";
     else {
-      const d = unicodeDecimal(cp);
+      const d = pyDecimalValue(cp);
       if (d < 0) return undefined;
       out += String.fromCharCode(0x30 + d);
     }
@@ -98,13 +46,21 @@ function toAsciiNumeral(s: string): string | undefined {
 
 const INT_LITERAL = /^[+-]?[0-9]+(?:_[0-9]+)*$/;
 
-function intFromString(raw: string): number | undefined {
+/** `s` as an optional "-" and ASCII digits when int(s) accepts its syntax, else undefined. */
+function intLiteral(raw: string): string | undefined {
   const ascii = toAsciiNumeral(raw);
   if (ascii === undefined) return undefined;
   const s = stripAsciiSpace(ascii);
   if (!INT_LITERAL.test(s)) return undefined;
-  const negative = s.charCodeAt(0) === 0x2d;
-  let digits = s.replace(/[+\-_]/g, "");
+  const digits = s.replace(/[+\-_]/g, "");
+  return s.charCodeAt(0) === 0x2d ? `-${digits}` : digits;
+}
+
+function intFromString(raw: string): number | undefined {
+  const literal = intLiteral(raw);
+  if (literal === undefined) return undefined;
+  const negative = literal.charCodeAt(0) === 0x2d;
+  let digits = negative ? literal.slice(1) : literal;
   if (digits.length > PY_INT_MAX_STR_DIGITS) return undefined;
   digits = digits.replace(/^0+(?=.)/, "");
   // 16 digits already exceed 2^53 when large; longer ones always do.
@@ -112,6 +68,17 @@ function intFromString(raw: string): number | undefined {
   const n = Number(digits);
   if (n > Number.MAX_SAFE_INTEGER) return undefined;
   return negative ? 0 - n : n;
+}
+
+/** Python int(s) for a str, exact at any size; throws Python's ValueError message where it raises. */
+export function pyIntOrThrow(s: string): bigint {
+  const literal = intLiteral(s);
+  if (literal === undefined) throw new Error(`invalid literal for int() with base 10: '${s}'`);
+  const digits = literal.length - (literal.charCodeAt(0) === 0x2d ? 1 : 0);
+  if (digits > PY_INT_MAX_STR_DIGITS) {
+    throw new Error(`Exceeds the limit (${PY_INT_MAX_STR_DIGITS} digits) for integer string conversion`);
+  }
+  return BigInt(literal);
 }
 
 /**
@@ -160,6 +127,13 @@ function floatFromString(raw: string): number | undefined {
   return special[1] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
 }
 
+/** Python float(s) for a str; throws Python's ValueError message where it raises. */
+export function pyFloatOrThrow(s: string): number {
+  const f = floatFromString(s);
+  if (f === undefined) throw new Error(`could not convert string to float: '${s}'`);
+  return f;
+}
+
 /** Python float(value) for a JSON-like value, or undefined where Python raises. */
 export function pyFloat(value: unknown): number | undefined {
   if (typeof value === "string") return floatFromString(value);
@@ -204,6 +178,8 @@ export function pyFloatRepr(n: number): string {
 /** Python repr(int) / str(int). Throws RangeError for a number that is not an integer. */
 export function pyIntRepr(n: number | bigint): string {
   if (typeof n === "bigint") return n.toString();
+  // "+ 0" turns -0 into 0: Python ints have no negative zero.
+  if (Number.isSafeInteger(n)) return String(n + 0);
   if (!Number.isInteger(n)) throw new RangeError(`not an integer: ${n}`);
   // BigInt prints every digit where String() would switch to exponent notation.
   return BigInt(n).toString();

@@ -9,6 +9,7 @@
 // - Printability follows Node's ICU Unicode database (17.0 in Node 26), Python 3.11 uses 14.0:
 //   characters assigned since 14.0 are literal here but `\x`/`\u`/`\U`-escaped by Python.
 // - Object keys that look like array indices come first in JS objects, whatever the JSON order.
+import { pyFloatRepr, pyIntRepr } from "./pynumber.ts";
 
 // Printable ASCII except `'` and `\`: such a string reprs as itself in single quotes.
 const PLAIN_ASCII = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
@@ -48,49 +49,12 @@ function strRepr(s: string): string {
   return "'" + s.replace(ESCAPE_IN_SINGLE, escapeChar) + "'";
 }
 
-/** Python `repr(float)` ('r' format: shortest round-trip digits, exponent outside 1e-4 <= |x| < 1e16). */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const sign = x < 0 ? "-" : "";
-  // JS and Python agree on the shortest round-trip digits; only the layout differs.
-  const js = String(Math.abs(x));
-  const e = js.indexOf("e");
-  const mant = e < 0 ? js : js.slice(0, e);
-  const exp = e < 0 ? 0 : Number(js.slice(e + 1));
-  const dot = mant.indexOf(".");
-  const intPart = dot < 0 ? mant : mant.slice(0, dot);
-  let digits = intPart + (dot < 0 ? "" : mant.slice(dot + 1));
-  // decpt: position of the decimal point relative to the first significant digit.
-  let decpt = intPart.length + exp;
-  let lead = 0;
-  while (digits.charCodeAt(lead) === 48) lead++;
-  digits = digits.slice(lead);
-  decpt -= lead;
-  let end = digits.length;
-  while (end > 1 && digits.charCodeAt(end - 1) === 48) end--;
-  digits = digits.slice(0, end);
-  if (decpt <= -4 || decpt > 16) {
-    const e10 = decpt - 1;
-    const frac = digits.length > 1 ? "." + digits.slice(1) : "";
-    return sign + digits[0] + frac + "e" + (e10 < 0 ? "-" : "+") + String(Math.abs(e10)).padStart(2, "0");
-  }
-  if (decpt <= 0) return sign + "0." + "0".repeat(-decpt) + digits;
-  if (decpt >= digits.length) return sign + digits + "0".repeat(decpt - digits.length) + ".0";
-  return sign + digits.slice(0, decpt) + "." + digits.slice(decpt);
-}
-
 function numberRepr(x: number, asFloat: boolean): string {
-  if (!asFloat && Number.isInteger(x)) {
-    // -0 is an int 0 here: Python ints have no negative zero.
-    return Number.isSafeInteger(x) ? String(x + 0) : BigInt(x).toString();
-  }
-  return pyFloatRepr(x);
+  return !asFloat && Number.isInteger(x) ? pyIntRepr(x) : pyFloatRepr(x);
 }
 
-function isPlainObject(v: object): v is Record<string, unknown> {
+/** A JSON-like dict: an object literal or JSON.parse result, not a class instance. */
+export function isPlainObject(v: object): v is Record<string, unknown> {
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }

@@ -1,11 +1,11 @@
 // Differential tests: urlsplit / urlunsplit / hostname / port against CPython 3.11.7 urllib.parse.
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../../test-support/corpus-tools.ts";
+import { picker, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
 import { urlHostname, urlPort, urlsplit, urlunsplit } from "./urlsplit.ts";
 
 const rand = seededRandom(0x0d12);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const pick = picker(rand);
 
 const HANDPICKED = [
   "",

@@ -4,6 +4,7 @@
 // stripped, tab/CR/LF vanish anywhere, there is no "scheme:digits is a port" rule any more (3.11),
 // and a few netlocs make Python raise ValueError, which is UrlSplitError here.
 import { pyLower } from "./idna.ts";
+import { canonicalIp } from "./ipaddress.ts";
 
 export interface SplitResult {
   scheme: string;
@@ -53,8 +54,6 @@ const USES_NETLOC = new Set([
 const UNSAFE = /[\t\r\n]/;
 const UNSAFE_ALL = /[\t\r\n]/g;
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
-const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-const HEXTET = /^[0-9A-Fa-f]{1,4}$/;
 // Python's `.` matches anything but "\n", which urlsplit has already removed.
 const IPV_FUTURE = /^v[a-fA-F0-9]+\.[^\n]+$/;
 
@@ -69,66 +68,15 @@ function isSchemeChar(c: number): boolean {
   );
 }
 
-/** ipaddress.IPv4Address(text) succeeds. */
-function isPyIpv4(text: string): boolean {
-  if (text.includes("/")) return false;
-  const octets = text.split(".");
-  if (octets.length !== 4) return false;
-  for (const octet of octets) {
-    if (!IPV4_OCTET.test(octet) || Number(octet) > 255) return false;
-  }
-  return true;
-}
-
-/** ipaddress.IPv6Address(text) succeeds (a non-empty "%scope" suffix is allowed). */
-function isPyIpv6(text: string): boolean {
-  if (text.includes("/")) return false;
-  let addr = text;
-  const pct = text.indexOf("%");
-  if (pct >= 0) {
-    const scope = text.slice(pct + 1);
-    if (scope === "" || scope.includes("%")) return false;
-    addr = text.slice(0, pct);
-  }
-  const parts = addr.split(":");
-  if (parts.length < 3) return false;
-  if (parts[parts.length - 1]!.includes(".")) {
-    if (!isPyIpv4(parts.pop()!)) return false;
-    // The dotted quad stands for two hextets; their values do not matter here.
-    parts.push("0", "0");
-  }
-  if (parts.length > 9) return false;
-  let skip = -1;
-  for (let i = 1; i < parts.length - 1; i++) {
-    if (parts[i] === "") {
-      if (skip >= 0) return false;
-      skip = i;
-    }
-  }
-  let hi = parts.length;
-  let lo = 0;
-  if (skip >= 0) {
-    hi = skip;
-    lo = parts.length - skip - 1;
-    if (parts[0] === "" && --hi !== 0) return false;
-    if (parts[parts.length - 1] === "" && --lo !== 0) return false;
-    if (hi + lo > 7) return false;
-  } else if (parts.length !== 8) {
-    return false;
-  }
-  for (let i = 0; i < hi; i++) if (!HEXTET.test(parts[i]!)) return false;
-  for (let i = parts.length - lo; i < parts.length; i++) if (!HEXTET.test(parts[i]!)) return false;
-  return true;
-}
-
 // urllib.parse._check_bracketed_host: IPvFuture, or an IPv6 address; never IPv4.
 function checkBracketedHost(host: string): void {
   if (host.startsWith("v")) {
     if (!IPV_FUTURE.test(host)) throw new UrlSplitError("IPvFuture address is invalid");
-  } else if (isPyIpv4(host)) {
-    throw new UrlSplitError("An IPv4 address cannot be in brackets");
-  } else if (!isPyIpv6(host)) {
-    throw new UrlSplitError(`'${host}' does not appear to be an IPv4 or IPv6 address`);
+  } else {
+    const ip = canonicalIp(host);
+    if (ip === undefined) throw new UrlSplitError(`'${host}' does not appear to be an IPv4 or IPv6 address`);
+    // Only IPv6 addresses print with a colon.
+    if (!ip.includes(":")) throw new UrlSplitError("An IPv4 address cannot be in brackets");
   }
 }
 
