@@ -46,6 +46,8 @@ export const RuntimeConfig = z.object({
   logLevel: LogLevel,
   /** Collectors: ms between runs (0: collect once per start, then idle). */
   intervalMs: z.number().int().min(0).optional(),
+  /** Collectors: cron expression (UTC) of the runs; wins over intervalMs. */
+  schedule: z.string().optional(),
   metricsPort: z.number().int().min(0).max(65535),
   /** Messages pulled per batch and the bound on messages in flight (back-pressure). */
   batchSize: z.number().int().min(1).default(256),
@@ -103,6 +105,7 @@ export function renderBotConfig(
     batchSize: 256,
     maxInFlight: 2048,
   };
+  if (spec.schedule !== undefined) config.schedule = spec.schedule;
   if (spec.interval !== undefined) config.intervalMs = durationMs(spec.interval);
   else if (typeof intervalSeconds === "number") config.intervalMs = intervalSeconds * 1000;
   return config;

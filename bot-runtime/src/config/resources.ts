@@ -174,6 +174,12 @@ export const BotSpec = ErrorHandling.extend({
     .describe("Number of bot processes sharing the input queue."),
   enabled: z.boolean().default(true).describe("false stops the bot; its queue keeps filling."),
   interval: Duration.optional().describe("Collectors: time between runs (IntelMQ's rate_limit)."),
+  schedule: z
+    .string()
+    .optional()
+    .describe(
+      "Collectors: a cron expression (5 or 6 fields, UTC) for when to run; takes precedence over interval.",
+    ),
   image: z.string().optional().describe("Container image override (Kubernetes only)."),
 });
 

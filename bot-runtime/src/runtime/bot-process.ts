@@ -12,6 +12,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { Cron } from "croner";
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config/render.ts";
 import { type Event, FieldError, type Message, parseMessage, type Report } from "../event/message.ts";
@@ -472,7 +473,10 @@ export class BotProcess {
   async #runCollector(collector: import("../sdk/bot.ts").Collector, params: CollectorCommon): Promise<void> {
     this.#ready = true;
     const interval = this.#config.intervalMs ?? 0;
+    const cron = this.#config.schedule ? new Cron(this.#config.schedule, { timezone: "UTC" }) : undefined;
     const signal = this.#abort.signal;
+    // With a schedule, the first run waits for its first slot.
+    if (cron) await sleep(cron.msToNext() ?? Number.POSITIVE_INFINITY, signal);
     const emit = (report: Report) => this.#emitReport(report, params);
     while (!signal.aborted) {
       try {
@@ -486,7 +490,12 @@ export class BotProcess {
       }
       if (this.#module.kind === "collector" && this.#module.mode === "continuous" && !signal.aborted)
         continue;
-      await sleep(interval > 0 ? interval : Number.POSITIVE_INFINITY, signal);
+      const wait = cron
+        ? (cron.msToNext() ?? Number.POSITIVE_INFINITY)
+        : interval > 0
+          ? interval
+          : Number.POSITIVE_INFINITY;
+      await sleep(wait, signal);
     }
     await collector.close?.();
   }

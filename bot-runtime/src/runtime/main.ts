@@ -1,7 +1,7 @@
 // Entry point of a bot process: `node bot-runtime/src/runtime/main.ts --config FILE` (or the config as
 // JSON in PETREL_BOT_CONFIG). SIGTERM/SIGINT drain in-flight work and exit; SIGHUP re-reads the config
 // and re-initialises the bot without losing or duplicating messages.
-import { readFileSync } from "node:fs";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -46,12 +46,30 @@ async function main(): Promise<void> {
   let reloading = false;
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGHUP", () => {
+  const reload = (why: string) => {
     if (stopping || reloading) return;
     reloading = true;
-    log.info("Reloading: draining, then re-reading the configuration.");
+    log.info({ why }, "Reloading: draining, then re-reading the configuration.");
     current?.stop();
-  });
+  };
+  process.on("SIGHUP", () => reload("SIGHUP"));
+  // A changed config file (e.g. an updated ConfigMap, swapped in by symlink) reloads too; polling
+  // follows such swaps where inotify watches would not.
+  if (values.config) {
+    const file = values.config;
+    let seen = readFileSync(file, "utf8");
+    watchFile(file, { interval: 2_000, persistent: false }, () => {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch {
+        return; // mid-swap: the next poll sees the new file
+      }
+      if (text === seen) return;
+      seen = text;
+      reload("configuration file changed");
+    });
+  }
   function shutdown(signal: string) {
     if (stopping) return;
     stopping = true;
@@ -86,6 +104,7 @@ async function main(): Promise<void> {
     break;
   }
   log.info("Bot stopped.");
+  if (values.config) unwatchFile(values.config);
   server.close();
 }
 
