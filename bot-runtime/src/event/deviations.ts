@@ -50,4 +50,30 @@ export const EVENT_MODEL_DEVIATIONS: readonly Deviation[] = [
       'Serialised messages are compact JSON with "__type" first; IntelMQ writes ", "/": " separators, "__type" last and escapes non-ASCII characters.',
     reason: "Same keys and values; smaller messages and one serialisation pass. Both forms read identically.",
   },
+  {
+    id: "nested-integral-floats",
+    summary:
+      "Inside extra.* values (lists, objects), a float with an integral value such as 2.0 is treated as the integer 2 (JSON output and event hash).",
+    reason:
+      "JavaScript's JSON parser keeps no int/float distinction; harmonized Float fields are exact, only free-form extra values are affected.",
+  },
+  {
+    id: "integer-like-key-order",
+    summary:
+      'In extra.* object values, keys that look like array indices ("2", "10") come first, in numeric order, in the event hash input; IntelMQ keeps insertion order.',
+    reason:
+      "JavaScript objects order such keys first; JSON output with sorted keys (JSONDict sanitizing) is identical.",
+  },
+  {
+    id: "unicode-version",
+    summary:
+      "Characters assigned after Unicode 14.0 (Python 3.11's version) are printable for Petrel and escaped by IntelMQ's repr(); this only changes the event hash of values that contain them.",
+    reason: "Node.js 26 ships Unicode 17; Petrel does not carry a second, older character database.",
+  },
+  {
+    id: "deep-json-nesting",
+    summary:
+      "JSON values nested deeper than Python's recursion limit (about 1,000 levels) are accepted; IntelMQ fails with a RecursionError.",
+    reason: "The limit is an accident of Python's stack, not a rule of the data format.",
+  },
 ];

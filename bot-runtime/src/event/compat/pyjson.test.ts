@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { picker, pyFloatFromRepr, pyJsonText, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
+import { EVENT_MODEL_DEVIATIONS } from "../deviations.ts";
 import { compareCodePoints, pyJsonDumps, pyJsonLoads, pyJsonLoadsOk } from "./pyjson.ts";
 
 const rand = seededRandom(0xc0ffee);
@@ -431,6 +432,13 @@ describe("pyJsonLoads / pyJsonLoadsOk against CPython json.loads", () => {
 });
 
 describe("named deviations", () => {
+  it("are documented ones", () => {
+    const documented = EVENT_MODEL_DEVIATIONS.map((d) => d.id);
+    for (const id of ["nested-integral-floats", "integer-like-key-order", "deep-json-nesting"]) {
+      expect(documented).toContain(id);
+    }
+  });
+
   it("integral floats are written as ints (JSON.parse drops the distinction)", async () => {
     const text = '[1.0, -0.0, 1e16, {"x": 2.0}]';
     const [py] = await runOracle<DumpsCase, string>(DUMPS_SCRIPT, [{ json: text, sk: false, ea: true }]);

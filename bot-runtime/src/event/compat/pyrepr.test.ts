@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { picker, pyJsonText, seededRandom } from "../../../test-support/corpus-tools.ts";
 import { runOracle } from "../../../test-support/python-oracle.ts";
+import { EVENT_MODEL_DEVIATIONS } from "../deviations.ts";
 import { pyLen, pyRepr, pyStr } from "./pyrepr.ts";
 
 const rand = seededRandom(0x5eed);
@@ -292,6 +293,8 @@ for line in sys.stdin:
 
   describe("named deviations", () => {
     interface Deviation {
+      /** The id in bot-runtime/src/event/deviations.ts (docs/compatibility.md). */
+      id: string;
       name: string;
       reason: string;
       json: string;
@@ -300,6 +303,7 @@ for line in sys.stdin:
     }
     const deviations: Deviation[] = [
       {
+        id: "nested-integral-floats",
         name: "nested integral float",
         reason: "JSON.parse keeps no int/float distinction and nested values carry no float hint",
         json: "[1.0, -0.0, 1e16]",
@@ -307,6 +311,7 @@ for line in sys.stdin:
         petrel: "[1, 0, 10000000000000000]",
       },
       {
+        id: "integral-floats-serialise-without-fraction",
         name: "top-level float without asFloat",
         reason: "callers must pass asFloat for harmonization type Float",
         json: "2.0",
@@ -314,6 +319,7 @@ for line in sys.stdin:
         petrel: "2",
       },
       {
+        id: "integers-beyond-2^53",
         name: "integer beyond 2**53",
         reason: "JSON.parse rounds it to the nearest double",
         json: "12345678901234567891",
@@ -321,6 +327,7 @@ for line in sys.stdin:
         petrel: "12345678901234567168",
       },
       {
+        id: "integer-like-key-order",
         name: "array-index-like object keys",
         reason: "JS objects enumerate integer-like keys first, in ascending order",
         json: '{"b": 1, "10": 2, "2": 3}',
@@ -328,6 +335,7 @@ for line in sys.stdin:
         petrel: "{'2': 3, '10': 2, 'b': 1}",
       },
       {
+        id: "unicode-version",
         name: "emoji assigned in Unicode 15.0 (U+1FAE8)",
         reason: "Python 3.11 has Unicode 14.0 (Cn, escaped); Node's ICU knows it (printable)",
         json: '"\\ud83e\\udee8"',
@@ -335,6 +343,7 @@ for line in sys.stdin:
         petrel: "'\u{1fae8}'",
       },
       {
+        id: "unicode-version",
         name: "CJK Extension H ideograph (U+31350, Unicode 15.0)",
         reason: "Python 3.11 has Unicode 14.0 (Cn, escaped); Node's ICU knows it (printable)",
         json: '"\\ud884\\udf50"',
@@ -342,6 +351,7 @@ for line in sys.stdin:
         petrel: "'\u{31350}'",
       },
       {
+        id: "unicode-version",
         name: "Arabic letter assigned in Unicode 16.0 (U+0897)",
         reason: "Python 3.11 has Unicode 14.0 (Cn, escaped); Node's ICU knows it (printable)",
         json: '"\\u0897"',
@@ -349,6 +359,11 @@ for line in sys.stdin:
         petrel: "'\u0897'",
       },
     ];
+
+    it("each deviation is a documented one", () => {
+      const documented = EVENT_MODEL_DEVIATIONS.map((d) => d.id);
+      for (const d of deviations) expect(documented, d.name).toContain(d.id);
+    });
 
     it("each deviation is real on both sides", async () => {
       const py = await runOracle<string, string>(
