@@ -19,7 +19,8 @@ export interface ProcessOutcome {
 }
 
 export interface Processor {
-  process(input: Message, sink: ProcessSink): Promise<ProcessOutcome>;
+  /** The outcome, or a promise of it when something had to wait (an async handler, back-pressure). */
+  process(input: Message, sink: ProcessSink): ProcessOutcome | Promise<ProcessOutcome>;
 }
 
 export class WrongMessageTypeError extends Error {
@@ -91,15 +92,39 @@ function routedOf(result: ExpertResult): Array<{ path: string; message: Event }>
 
 export function expertProcessor(expert: Expert): Processor {
   return {
-    async process(input, sink) {
+    process(input, sink) {
       if (!(input instanceof Event)) throw new WrongMessageTypeError("Event", input.kind);
       const result = expert.process(input);
-      const routed = routedOf(result instanceof Promise ? await result : result);
-      for (const { path, message } of routed) {
-        const wait = sink.emit(path, message);
-        if (wait) await wait;
-      }
-      return { emitted: routed.length, dropped: routed.length === 0 ? 1 : 0, rejected: 0 };
+      return result instanceof Promise
+        ? result.then((r) => emitRouted(routedOf(r), sink))
+        : emitRouted(routedOf(result), sink);
     },
   };
+}
+
+// Synchronous while no emit asks to wait: most experts finish without a promise or a microtask.
+function emitRouted(
+  routed: Array<{ path: string; message: Event }>,
+  sink: ProcessSink,
+): ProcessOutcome | Promise<ProcessOutcome> {
+  const outcome: ProcessOutcome = {
+    emitted: routed.length,
+    dropped: routed.length === 0 ? 1 : 0,
+    rejected: 0,
+  };
+  for (let i = 0; i < routed.length; i++) {
+    const { path, message } = routed[i] as { path: string; message: Event };
+    const wait = sink.emit(path, message);
+    if (wait) {
+      return (async () => {
+        await wait;
+        for (const rest of routed.slice(i + 1)) {
+          const next = sink.emit(rest.path, rest.message);
+          if (next) await next;
+        }
+        return outcome;
+      })();
+    }
+  }
+  return outcome;
 }
