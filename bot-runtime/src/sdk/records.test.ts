@@ -26,7 +26,9 @@ describe("report records", () => {
       "import sys, json\nfor l in sys.stdin: print(json.dumps(json.loads(l).splitlines()))",
       texts,
     );
-    texts.forEach((t, i) => expect([...reportLines(report(t))], JSON.stringify(t)).toEqual(expected[i]));
+    texts.forEach((t, i) => {
+      expect([...reportLines(report(t))], JSON.stringify(t)).toEqual(expected[i]);
+    });
   });
 
   it("keeps lines split across decoding chunks intact", () => {
