@@ -1,6 +1,8 @@
 // petrelctl: Petrel's command-line tool (intelmqctl's verbs, plus tools for events and pipelines).
 import { Command, CommanderError } from "commander";
+import { registerDlqCommands } from "./dlq.ts";
 import { registerEventCommands } from "./event-commands.ts";
+import { registerUpCommands } from "./up.ts";
 
 export function buildProgram(): Command {
   const program = new Command("petrelctl")
@@ -8,21 +10,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerEventCommands(program);
-  program
-    .command("demo")
-    .description("Run the demo pipeline (examples/demo.yaml) offline")
-    .action(() => {
-      console.log(
-        [
-          "The demo pipeline is not part of this release yet. When the bot runtime lands, `npm start` will:",
-          "  1. start a private nats-server with JetStream (data under ./.petrel/),",
-          "  2. run examples/demo.yaml: a file collector over bundled sample feeds -> parsers ->",
-          "     deduplicator -> taxonomy expert -> file output,",
-          "  3. show progress and write the events to .petrel/demo-output.jsonl.",
-          'Today you can already validate events: echo \'{"__type":"Event","source.ip":"192.0.2.1/32"}\' | npx petrelctl event check --sanitize',
-        ].join("\n"),
-      );
-    });
+  registerDlqCommands(program);
+  registerUpCommands(program);
   return program;
 }
 
