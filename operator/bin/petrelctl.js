@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of petrelctl. Petrel runs on Node.js 26 (TypeScript sources run natively); when started
 // by an older node, re-run this command on the Node.js 26 the project installs (npm package "node").
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -14,10 +14,16 @@ if (major < 26) {
     );
     process.exit(1);
   }
-  const result = spawnSync(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  // The real petrelctl runs in a child; signals go to it and this wrapper waits for it to finish
+  // (a Ctrl-C must let it stop its bots cleanly rather than orphan them).
+  const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: "inherit",
   });
-  process.exit(result.status ?? 1);
+  // Ctrl-C reaches the child directly (same process group); other signals are passed on.
+  process.on("SIGINT", () => {});
+  for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
+  const code = await new Promise((resolve) => child.on("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1))));
+  process.exit(code);
 }
 const { main } = await import("../src/cli/main.ts");
 await main(process.argv);

@@ -108,7 +108,15 @@ export const PipelineSpec = z.object({
         .default(1)
         .describe("JetStream replicas of the pipeline's stream."),
       maxAge: Duration.default("7d").describe("Oldest queued message kept."),
-      maxBytes: ByteSize.default("10Gi").describe("Most bytes queued in the pipeline."),
+      maxBytes: ByteSize.default("10Gi").describe("Most bytes queued in the pipeline, all queues together."),
+      maxMessagesPerQueue: z
+        .number()
+        .int()
+        .min(1)
+        .default(1_000_000)
+        .describe(
+          "Most messages waiting in one bot's queue. A full queue refuses only its own new messages, so a stalled bot slows down the bots before it without starving the ones after it.",
+        ),
       discard: z
         .enum(["new", "old"])
         .default("new")
@@ -124,6 +132,7 @@ export const PipelineSpec = z.object({
       replicas: 1,
       maxAge: "7d",
       maxBytes: "10Gi",
+      maxMessagesPerQueue: 1_000_000,
       discard: "new",
       duplicateWindow: "10m",
     })

@@ -18,7 +18,14 @@ import type { RuntimeConfig } from "../config/render.ts";
 import { type Event, FieldError, type Message, parseMessage, type Report } from "../event/message.ts";
 import type { BotContext, BotModule, Output, StateStore } from "../sdk/bot.ts";
 import { type CollectorCommon, type ParserCommon, parameterSchema } from "../sdk/common-parameters.ts";
-import { expertProcessor, type Processor, parserProcessor, WrongMessageTypeError } from "../sdk/processor.ts";
+import {
+  expertProcessor,
+  type ProcessOutcome,
+  type Processor,
+  parserProcessor,
+  WrongMessageTypeError,
+} from "../sdk/processor.ts";
+import { CompletedInputs } from "./completed-inputs.ts";
 import { connectNats } from "./jetstream.ts";
 import type { BotMetrics } from "./metrics.ts";
 import { ConfirmedPublisher } from "./publisher.ts";
@@ -27,6 +34,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 const OUTPUT_LINGER_MS = 20;
+const PROGRESS_INTERVAL_MS = 5_000;
 
 /** What the dead-letter stream stores for each failed message. */
 export interface DeadLetter {
@@ -89,10 +97,18 @@ export class BotProcess {
   #messages?: ConsumerMessages;
   #ready = false;
   #inFlight = 0;
-  #slotWaiters: Array<() => void> = [];
+  /** Inputs being processed, with their start time (performance.now()), for progress signals. */
+  readonly #working = new Map<JsMsg, number>();
+  /** Inputs whose outputs are all stored, to acknowledge (see #ackLater). */
+  #acks: JsMsg[] = [];
+  /** Stored outputs by path, not yet added to the sent counter. */
+  readonly #sentByPath = new Map<string, number>();
+  #flushScheduled = false;
   #fatal?: Error;
   #warnedPaths = new Set<string>();
   #kvm?: Kvm;
+  /** Inputs finished, to recognise copies that come back after a NATS restart. */
+  readonly #completed = new CompletedInputs();
 
   constructor(deps: BotProcessDeps) {
     this.#config = deps.config;
@@ -114,10 +130,11 @@ export class BotProcess {
       name: `petrel-${config.pipeline}-${config.bot}`,
       ...(config.nats.credentialsFile ? { credentialsFile: config.nats.credentialsFile } : {}),
     });
+    void this.#watchConnection(this.#nc);
     this.#publisher = new ConfirmedPublisher(this.#nc, {
       maxInFlight: config.maxInFlight,
       log: this.#log,
-      onRetry: (reason) => this.#metrics.publishRetries.inc({ reason: reason.split(" ")[0] ?? reason }),
+      onRetry: (reason) => this.#metrics.publishRetries.inc({ reason: retryReason(reason) }),
     });
     const ctx: BotContext = {
       botId: config.bot,
@@ -149,6 +166,7 @@ export class BotProcess {
     } finally {
       this.#ready = false;
       await this.#publisher.close();
+      this.#flush();
       await this.#nc.drain();
     }
     if (this.#fatal) throw this.#fatal;
@@ -158,8 +176,35 @@ export class BotProcess {
   stop(): void {
     if (this.#abort.signal.aborted) return;
     this.#abort.abort();
-    void this.#messages?.close();
-    for (const wake of this.#slotWaiters.splice(0)) wake();
+    void this.#closeInput();
+  }
+
+  /**
+   * Stops the input: unsubscribes with a drain, so the messages the server already sent still arrive
+   * and are handed back (nak) instead of waiting out ack_wait; then closes. The drain uses the pull
+   * subscription nats.js keeps internally; without it, closing alone is still correct, only slower.
+   */
+  async #closeInput(): Promise<void> {
+    const messages = this.#messages;
+    if (!messages) return;
+    const sub = (messages as unknown as { sub?: { drain?: () => Promise<void> } }).sub;
+    await sub?.drain?.().catch(() => undefined);
+    await messages.close();
+  }
+
+  async #watchConnection(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") this.#completed.disconnected();
+      else if (status.type === "reconnect") this.#completed.reconnected();
+    }
+  }
+
+  /** Acknowledges, without processing, a copy of an input this process already finished. */
+  #isCopy(m: JsMsg, key: string): boolean {
+    if (!this.#completed.isCopy(key)) return false;
+    m.ack();
+    this.#metrics.dropped.inc({ reason: "already-processed" });
+    return true;
   }
 
   async #state(bucket: string, ttlMs: number | undefined): Promise<StateStore> {
@@ -219,63 +264,167 @@ export class BotProcess {
 
   async #consume(processor: Processor): Promise<void> {
     const consumer = await this.#inputConsumer();
-    this.#messages = await consumer.consume({ max_messages: this.#config.batchSize });
-    this.#ready = true;
-    const pending = new Set<Promise<void>>();
-    for await (const m of this.#messages) {
-      if (this.#abort.signal.aborted) {
-        m.nak(); // pulled but not started: hand it back at once
-        continue;
+    const max = this.#config.maxInFlight;
+    // Delivered, not started yet; the consumer's max_ack_pending bounds this queue.
+    let incoming: JsMsg[] = [];
+    let next = 0;
+    let scheduled = false;
+    let idle: (() => void) | undefined;
+    // Messages start in a later event-loop turn, all that arrived meanwhile (several socket reads)
+    // together: their publishes leave in one write instead of one per read.
+    const startIncoming = () => {
+      scheduled = false;
+      const from = next;
+      while (next < incoming.length && this.#inFlight < max && !this.#abort.signal.aborted) {
+        const m = incoming[next] as JsMsg;
+        incoming[next++] = undefined as never;
+        start(m);
       }
+      if (next > from) this.#metrics.received.inc(next - from);
+      if (next === incoming.length || next >= 1024) {
+        // Drop the started head, so the queue never grows beyond what is waiting.
+        incoming = next === incoming.length ? [] : incoming.slice(next);
+        next = 0;
+      }
+    };
+    const schedule = () => {
+      if (scheduled || next === incoming.length) return;
+      scheduled = true;
+      setImmediate(startIncoming);
+    };
+    const finished = () => {
+      this.#inFlight--;
+      schedule();
+      if (this.#inFlight === 0) idle?.();
+    };
+    const failed = (error: unknown) => {
+      this.#fatal ??= error instanceof Error ? error : new Error(String(error));
+      this.stop();
+      finished();
+    };
+    const start = (m: JsMsg) => {
       this.#inFlight++;
-      const job = this.#handle(processor, m).finally(() => {
-        this.#inFlight--;
-        pending.delete(job);
-        for (const wake of this.#slotWaiters.splice(0)) wake();
-      });
-      pending.add(job);
-      if (this.#inFlight >= this.#config.maxInFlight) {
-        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+      let pending: undefined | Promise<void>;
+      try {
+        pending = this.#handle(processor, m);
+      } catch (error) {
+        failed(error);
+        return;
       }
-    }
-    await Promise.all(pending);
+      if (pending) pending.then(finished, failed);
+      else finished();
+    };
+    this.#messages = await consumer.consume({
+      max_messages: this.#config.batchSize,
+      callback: (m) => {
+        if (this.#abort.signal.aborted) {
+          m.nak(); // pulled but not started: hand it back at once
+          return;
+        }
+        incoming.push(m);
+        schedule();
+      },
+    });
+    this.#ready = true;
+    const progress = setInterval(() => this.#signalProgress(), PROGRESS_INTERVAL_MS);
+    const closed = await this.#messages.closed();
+    for (let i = next; i < incoming.length; i++) (incoming[i] as JsMsg).nak();
+    incoming = [];
+    next = 0;
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+    clearInterval(progress);
+    if (closed instanceof Error && !this.#abort.signal.aborted) throw closed;
   }
 
-  async #handle(processor: Processor, m: JsMsg): Promise<void> {
-    const started = process.hrtime.bigint();
-    this.#metrics.received.inc();
+  /** Acknowledges in a later event-loop turn, with the other acks due by then: one write for all. */
+  #ackLater(m: JsMsg): void {
+    this.#acks.push(m);
+    this.#flushLater();
+  }
+
+  /** Counts a stored output; counters are updated once per event-loop turn, not per message. */
+  #countSent(path: string): void {
+    this.#sentByPath.set(path, (this.#sentByPath.get(path) ?? 0) + 1);
+    this.#flushLater();
+  }
+
+  #flushLater(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const acks = this.#acks;
+    if (acks.length > 0) {
+      this.#acks = [];
+      for (const m of acks) m.ack();
+      this.#metrics.lastSuccess.set(Date.now() / 1000);
+    }
+    for (const [path, n] of this.#sentByPath) this.#metrics.sent.inc({ path }, n);
+    this.#sentByPath.clear();
+  };
+
+  /** Long reports: tells JetStream that messages in work for a while are still being worked on. */
+  #signalProgress(): void {
+    const before = performance.now() - PROGRESS_INTERVAL_MS;
+    for (const [m, started] of this.#working) if (started <= before) m.working();
+  }
+
+  /**
+   * Handles one input. Synchronous handlers complete without a promise or a microtask (the common
+   * case); a promise is returned only when something had to wait.
+   */
+  #handle(processor: Processor, m: JsMsg): undefined | Promise<void> {
+    const started = performance.now();
     if (m.info.redelivered) this.#metrics.redeliveries.inc();
+    const key = CompletedInputs.key(m);
+    if (this.#isCopy(m, key)) return undefined;
     let input: Message;
     try {
       input = parseMessage(decoder.decode(m.data));
     } catch (error) {
-      await this.#deadLetter(m, error, "invalid-message", m.data);
-      return;
+      return this.#deadLetter(m, error, "invalid-message", m.data);
     }
     const seq = m.info.streamSequence;
     let outputIndex = 0;
     let rejectIndex = 0;
     const tracker = new InputTracker(() => {
-      m.ack();
-      this.#metrics.lastSuccess.set(Date.now() / 1000);
-      this.#metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.#completed.completed(key);
+      this.#ackLater(m);
+      this.#metrics.duration.observe((performance.now() - started) / 1000);
     });
-    // Long reports: tell JetStream the message is still being worked on.
-    const progress = setInterval(() => m.working(), 10_000);
+    this.#working.set(m, started);
+    let outcome: ProcessOutcome | Promise<ProcessOutcome>;
     try {
-      const outcome = await processor.process(input, {
+      outcome = processor.process(input, {
         emit: (path, message) =>
           this.#publishRouted(path, message, `${this.#config.bot}:${seq}:${outputIndex++}`, tracker),
         reject: (error, message) =>
           this.#rejectRecord(error, message, `${this.#config.bot}:${seq}:r${rejectIndex++}`, m, tracker),
       });
-      if (outcome.dropped) this.#metrics.dropped.inc({ reason: "no-output" }, outcome.dropped);
-      tracker.finish();
     } catch (error) {
-      await this.#processingFailed(m, error, input);
-    } finally {
-      clearInterval(progress);
+      this.#working.delete(m);
+      return this.#processingFailed(m, error, input);
     }
+    if (outcome instanceof Promise) {
+      return outcome.then(
+        (done) => this.#processed(m, done, tracker),
+        (error) => {
+          this.#working.delete(m);
+          return this.#processingFailed(m, error, input);
+        },
+      );
+    }
+    this.#processed(m, outcome, tracker);
+    return undefined;
+  }
+
+  #processed(m: JsMsg, outcome: ProcessOutcome, tracker: InputTracker): void {
+    this.#working.delete(m);
+    if (outcome.dropped) this.#metrics.dropped.inc({ reason: "no-output" }, outcome.dropped);
+    tracker.finish();
   }
 
   /** Publishes one message to every destination of its path; returns a promise when back-pressured. */
@@ -294,16 +443,22 @@ export class BotProcess {
       }
       return undefined;
     }
-    const data = encoder.encode(message.serialize());
+    // Buffer.from takes event-sized buffers from a shared pool instead of one allocation each.
+    const data = Buffer.from(message.serialize());
     let wait: undefined | Promise<void>;
-    subjects.forEach((subject, i) => {
+    for (let i = 0; i < subjects.length; i++) {
       const stored = tracker.add();
-      const w = (this.#publisher as ConfirmedPublisher).publish(subject, data, `${id}:${i}`, () => {
-        this.#metrics.sent.inc({ path });
-        stored();
-      });
+      const w = (this.#publisher as ConfirmedPublisher).publish(
+        subjects[i] as string,
+        data,
+        `${id}:${i}`,
+        () => {
+          this.#countSent(path);
+          stored();
+        },
+      );
       wait = w ?? wait;
-    });
+    }
     return wait;
   }
 
@@ -358,6 +513,7 @@ export class BotProcess {
       );
       void wait;
     });
+    this.#completed.completed(CompletedInputs.key(m));
     m.ack();
   }
 
@@ -433,6 +589,7 @@ export class BotProcess {
     for (const m of messages) {
       this.#metrics.received.inc();
       if (m.info.redelivered) this.#metrics.redeliveries.inc();
+      if (this.#isCopy(m, CompletedInputs.key(m))) continue;
       try {
         const message = parseMessage(decoder.decode(m.data));
         if (message.kind !== "Event") throw new WrongMessageTypeError("Event", message.kind);
@@ -450,7 +607,10 @@ export class BotProcess {
     if (events.length === 0) return;
     try {
       await output.write(events);
-      for (const m of accepted) m.ack();
+      for (const m of accepted) {
+        this.#completed.completed(CompletedInputs.key(m));
+        m.ack();
+      }
       this.#metrics.sent.inc({ path: "_default" }, events.length);
       this.#metrics.lastSuccess.set(Date.now() / 1000);
       this.#metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -527,6 +687,17 @@ export class BotProcess {
       void wait;
     });
   }
+}
+
+/**
+ * The reason label of petrel_bot_publish_retries_total: JetStream answers 503 both for a full stream and
+ * for no stream at all, which call for different fixes.
+ */
+function retryReason(refusal: string): string {
+  if (refusal === "timeout") return "timeout";
+  if (/maximum (bytes|messages)|insufficient resources/i.test(refusal)) return "full";
+  if (/^503\s*$|no responders/i.test(refusal)) return "no-stream"; // a bare 503 status: nothing listens
+  return "refused";
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

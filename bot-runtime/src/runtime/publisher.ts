@@ -3,14 +3,25 @@
 // per message). A message is only reported stored once the server confirmed it; refusals (stream full,
 // no stream, NATS restarting) and lost acknowledgements are retried with the same id, so the server
 // drops any copy it already has. Nothing is ever given up on: a full pipeline slows producers down.
-import {
-  createInbox,
-  headers,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/nats-core";
+import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+
+/**
+ * The Nats-Msg-Id header, encoded once: publishing only calls encode() on headers, and a full MsgHdrs
+ * (a Map, key canonicalisation, validation, text building) per message costs more than the rest of
+ * the publish. Resends reuse the same bytes.
+ */
+class MsgIdHeader {
+  readonly #bytes: Uint8Array;
+  constructor(msgId: string) {
+    if (/[\r\n]/.test(msgId)) throw new Error(`message id ${JSON.stringify(msgId)} contains a line break`);
+    // Buffer.from takes small buffers from a shared pool instead of one allocation each.
+    this.#bytes = Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${msgId}\r\n\r\n`);
+  }
+  encode(): Uint8Array {
+    return this.#bytes;
+  }
+}
 
 interface Pending {
   readonly subject: string;
@@ -39,7 +50,8 @@ export class ConfirmedPublisher {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #sub: Subscription;
-  readonly #pending = new Map<string, Pending>();
+  // Numeric keys: string keys would be internalised by the Map on every set and get.
+  readonly #pending = new Map<number, Pending>();
   readonly #waiters: Array<() => void> = [];
   readonly #idle: Array<() => void> = [];
   readonly #options: Required<Omit<PublisherOptions, "onRetry">> & Pick<PublisherOptions, "onRetry">;
@@ -54,7 +66,7 @@ export class ConfirmedPublisher {
     this.#sub = nc.subscribe(`${this.#prefix}*`, {
       callback: (error, msg) => {
         if (error) return;
-        this.#onReply(msg.subject.slice(this.#prefix.length), msg.data, msg.headers);
+        this.#onReply(Number(msg.subject.slice(this.#prefix.length)), msg.data, msg.headers);
       },
     });
     this.#sweeper = setInterval(() => this.#resendOverdue(), Math.max(250, this.#options.ackTimeoutMs / 4));
@@ -71,9 +83,8 @@ export class ConfirmedPublisher {
    */
   publish(subject: string, data: Uint8Array, msgId: string, onStored: () => void): undefined | Promise<void> {
     if (this.#closed) throw new Error("publisher is closed");
-    const hdrs = headers();
-    hdrs.set("Nats-Msg-Id", msgId);
-    const key = (this.#next++).toString(36);
+    const hdrs = new MsgIdHeader(msgId) as unknown as MsgHdrs;
+    const key = this.#next++;
     const pending: Pending = { subject, data, hdrs, onStored, attempts: 0, sentAt: 0 };
     this.#pending.set(key, pending);
     this.#send(key, pending);
@@ -94,7 +105,7 @@ export class ConfirmedPublisher {
     this.#sub.unsubscribe();
   }
 
-  #send(key: string, p: Pending): void {
+  #send(key: number, p: Pending): void {
     p.attempts++;
     p.sentAt = Date.now();
     try {
@@ -105,7 +116,7 @@ export class ConfirmedPublisher {
     }
   }
 
-  #onReply(key: string, data: Uint8Array, hdrs: MsgHdrs | undefined): void {
+  #onReply(key: number, data: Uint8Array, hdrs: MsgHdrs | undefined): void {
     const p = this.#pending.get(key);
     if (!p) return; // a late reply to a message already confirmed through a resend
     let refusal: string | undefined;
@@ -125,7 +136,7 @@ export class ConfirmedPublisher {
     this.#confirm(key, p);
   }
 
-  #confirm(key: string, p: Pending): void {
+  #confirm(key: number, p: Pending): void {
     if (p.retryTimer) clearTimeout(p.retryTimer);
     this.#pending.delete(key);
     p.onStored();
@@ -135,7 +146,7 @@ export class ConfirmedPublisher {
     if (this.#pending.size === 0) for (const wake of this.#idle.splice(0)) wake();
   }
 
-  #retryLater(key: string, p: Pending, reason: string): void {
+  #retryLater(key: number, p: Pending, reason: string): void {
     this.#options.onRetry?.(reason);
     if (p.attempts === 1 || p.attempts % 20 === 0) {
       this.#options.log.warn(
