@@ -27,6 +27,7 @@ import {
 } from "../sdk/processor.ts";
 import { CompletedInputs } from "./completed-inputs.ts";
 import { connectNats } from "./jetstream.ts";
+import { KvCreateFastPath } from "./kv-create.ts";
 import type { BotMetrics } from "./metrics.ts";
 import { ConfirmedPublisher } from "./publisher.ts";
 
@@ -35,6 +36,8 @@ const decoder = new TextDecoder();
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 const OUTPUT_LINGER_MS = 20;
 const PROGRESS_INTERVAL_MS = 5_000;
+/** KV keys as nats.js accepts them (it also refuses a leading or trailing dot). */
+const VALID_KV_KEY = /^[-/=.\w]+$/;
 
 /** What the dead-letter stream stores for each failed message. */
 export interface DeadLetter {
@@ -107,6 +110,7 @@ export class BotProcess {
   #fatal?: Error;
   #warnedPaths = new Set<string>();
   #kvm?: Kvm;
+  #kvCreate?: KvCreateFastPath;
   /** Inputs finished, to recognise copies that come back after a NATS restart. */
   readonly #completed = new CompletedInputs();
 
@@ -167,6 +171,7 @@ export class BotProcess {
       this.#ready = false;
       await this.#publisher.close();
       this.#flush();
+      this.#kvCreate?.close();
       await this.#nc.drain();
     }
     if (this.#fatal) throw this.#fatal;
@@ -209,16 +214,23 @@ export class BotProcess {
 
   async #state(bucket: string, ttlMs: number | undefined): Promise<StateStore> {
     this.#kvm ??= new Kvm(this.#nc as NatsConnection);
-    const kv = await this.#kvm.create(`${this.#config.stateBucketPrefix}_${bucket}`, {
+    const name = `${this.#config.stateBucketPrefix}_${bucket}`;
+    const kv = await this.#kvm.create(name, {
       history: 1,
       ...(ttlMs ? { ttl: ttlMs } : {}),
     });
+    this.#kvCreate ??= new KvCreateFastPath(this.#nc as NatsConnection);
+    const fast = this.#kvCreate;
     return {
       get: async (key) => (await kv.get(key))?.string(),
       put: async (key, value) => {
         await kv.put(key, value);
       },
       create: async (key, value) => {
+        // The common case (a new key) without a request; the library decides everything else.
+        if (VALID_KV_KEY.test(key) && !key.startsWith(".") && !key.endsWith(".")) {
+          if ((await fast.create(`$KV.${name}.${key}`, Buffer.from(value))) === "stored") return true;
+        }
         try {
           await kv.create(key, value);
           return true;
