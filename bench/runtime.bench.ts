@@ -33,7 +33,9 @@ function fmt(n: number, digits = 0): string {
 }
 
 function mib(bytes: number): string {
-  return `${fmt(bytes / 2 ** 20, 0)} MiB`;
+  return bytes < 2 ** 20
+    ? `${fmt(bytes / 2 ** 10, 0)} KiB`
+    : `${fmt(bytes / 2 ** 20, bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
 }
 
 interface Workload {
@@ -318,7 +320,7 @@ export async function benchChain(options: RuntimeBenchOptions): Promise<string> 
     "",
     "End to end: events written by the file output per second. CPU: µs per event of each process, and summed over all of them (broker included).",
     "",
-    "| system | events/s | min–max | parser | dedup | taxonomy | output | broker | total µs/event | Petrel vs this |",
+    "| system | events/s | min–max | parser | dedup | taxonomy | output | broker | total µs/event | first row ÷ this |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [i, s] of summaries.entries()) {
