@@ -129,6 +129,8 @@ export interface DictOptions {
   withType?: boolean;
   /** Render each JSONDict field (extra) as one JSON string instead of separate keys. */
   jsondictAsString?: boolean;
+  /** Fields to leave out (outputs drop raw unless told to keep it). */
+  omit?: ReadonlySet<string>;
 }
 
 const HASH_SEPARATOR = 0xc0;
@@ -288,11 +290,12 @@ export abstract class Message {
 
   /** A plain object copy: flat or nested on dots, optionally with "__type" and extra as JSON text. */
   toDict(options: DictOptions = {}): Record<string, unknown> {
-    const { hierarchical = false, withType = false, jsondictAsString = false } = options;
+    const { hierarchical = false, withType = false, jsondictAsString = false, omit } = options;
     const out: Record<string, unknown> = {};
     if (withType) out[TYPE_KEY] = this.kind;
     const jsonDicts = new Map<string, Record<string, unknown>>();
     for (const [key, value] of this.entries()) {
+      if (omit?.has(key)) continue;
       const dot = key.indexOf(".");
       const head = dot < 0 ? key : key.slice(0, dot);
       if (jsondictAsString && dot > 0 && compiled[this.kind].get(head)?.isJsonDict) {
@@ -315,7 +318,8 @@ export abstract class Message {
       }
       node[parts[parts.length - 1] as string] = value;
     }
-    for (const [head, group] of jsonDicts) out[head] = JSON.stringify(group);
+    // IntelMQ renders these with json.dumps(ensure_ascii=False).
+    for (const [head, group] of jsonDicts) out[head] = pyJsonDumps(group, { ensureAscii: false });
     return out;
   }
 

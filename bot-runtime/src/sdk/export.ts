@@ -91,37 +91,16 @@ function eventJson(event: Event, hierarchical: boolean, withType: boolean, keepR
   return writeTree(tree);
 }
 
+const RAW = new Set(["raw"]);
+
 /** Message.to_dict(hierarchical, with_type, jsondict_as_string) without raw unless it is kept. */
 function eventDict(event: Event, options: ExportOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (options.withType) out.__type = "Event";
-  const jsonDicts = new Map<string, Record<string, unknown>>();
-  for (const [key, value] of event.entries()) {
-    if (key === "raw" && !options.keepRawField) continue;
-    const dot = key.indexOf(".");
-    const head = dot < 0 ? key : key.slice(0, dot);
-    if (options.jsondictAsString && dot > 0 && fieldDefinition("Event", head)?.spec.type === "JSONDict") {
-      const group = jsonDicts.get(head) ?? {};
-      jsonDicts.set(head, group);
-      group[key.slice(dot + 1)] = value;
-      continue;
-    }
-    if (!options.hierarchical) {
-      out[key] = value;
-      continue;
-    }
-    const parts = key.split(".");
-    let node = out;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const part = parts[i] as string;
-      const next = node[part];
-      if (typeof next !== "object" || next === null || Array.isArray(next)) node[part] = {};
-      node = node[part] as Record<string, unknown>;
-    }
-    node[parts[parts.length - 1] as string] = value;
-  }
-  for (const [head, group] of jsonDicts) out[head] = pyJsonDumps(group, { ensureAscii: false });
-  return out;
+  return event.toDict({
+    hierarchical: options.hierarchical,
+    withType: options.withType,
+    jsondictAsString: options.jsondictAsString,
+    ...(options.keepRawField ? {} : { omit: RAW }),
+  });
 }
 
 function rawText(event: Event): string {
