@@ -2,10 +2,9 @@
 // (large reports), and its pid for CPU accounting.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, natsServerBinary } from "../../bot-runtime/test-support/nats-server.ts";
+import { freePort, natsServerBinary, waitForPort } from "../../bot-runtime/test-support/nats-server.ts";
 import { atExit, track } from "./children.ts";
 
 export interface BenchNats {
@@ -13,23 +12,6 @@ export interface BenchNats {
   pid: number;
   storeDir: string;
   stop(): Promise<void>;
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function startBenchNats(): Promise<BenchNats> {

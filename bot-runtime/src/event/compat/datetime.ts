@@ -24,8 +24,8 @@
  *   in Python.
  * - Case-insensitive matching of literal format text uses JavaScript's Unicode case folding, which differs
  *   from Python's `re.IGNORECASE` for a handful of non-ASCII letters.
- * - dateutil options IntelMQ never passes (dayfirst, yearfirst, tzinfos, ignoretz, custom parserinfo) are
- *   not implemented; the warning dateutil emits for an unknown zone name is not emitted.
+ * - dateutil options IntelMQ never passes (dayfirst, yearfirst, tzinfos, ignoretz, custom parserinfo) have
+ *   no equivalent here; the warning dateutil emits for an unknown zone name is not emitted.
  * - Every failure of the parse (including Python exceptions other than ValueError/OverflowError, such as
  *   decimal.InvalidOperation, that IntelMQ lets escape) yields `undefined`.
  */
