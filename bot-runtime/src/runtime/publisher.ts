@@ -111,8 +111,22 @@ export class ConfirmedPublisher {
     try {
       this.#nc.publish(p.subject, p.data, { headers: p.hdrs, reply: this.#prefix + key });
     } catch (error) {
-      // Closed or overflowing connection buffer: the sweeper resends after the timeout.
-      this.#options.log.debug({ err: error }, "Publish deferred.");
+      // Closed or overflowing connection buffer: the sweeper resends after the timeout. A message larger
+      // than the server's max_payload fails here every time, so say so loudly (once per attempt cycle).
+      const tooLarge = p.data.length > (this.#nc.info?.max_payload ?? Number.POSITIVE_INFINITY);
+      if (tooLarge) {
+        this.#options.log.error(
+          {
+            subject: p.subject,
+            bytes: p.data.length,
+            maxPayload: this.#nc.info?.max_payload,
+            attempts: p.attempts,
+          },
+          "Message exceeds the NATS server's max_payload and cannot be published; split the input (e.g. the collector's chunk_size) or raise max_payload.",
+        );
+      } else {
+        this.#options.log.debug({ err: error }, "Publish deferred.");
+      }
     }
   }
 
