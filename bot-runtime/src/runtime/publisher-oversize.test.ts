@@ -34,11 +34,11 @@ it("logs an error naming max_payload for a message that is too large to publish"
   const maxPayload = nc.info?.max_payload ?? 0;
   expect(maxPayload).toBeGreaterThan(0);
   let stored = false;
-  publisher.publish("big.x", new Uint8Array(maxPayload + 1), "big-1", () => {
+  void publisher.publish("big.x", new Uint8Array(maxPayload + 1), "big-1", () => {
     stored = true;
   });
   let small = false;
-  publisher.publish("big.y", new Uint8Array(10), "small-1", () => {
+  void publisher.publish("big.y", new Uint8Array(10), "small-1", () => {
     small = true;
   });
   await new Promise((r) => setTimeout(r, 1_500));
