@@ -184,4 +184,43 @@ describe("bot process on JetStream", () => {
       (await running.metrics.registry.getSingleMetricAsString("petrel_bot_messages_failed_total")).trim(),
     ).toMatch(/petrel_bot_messages_failed_total\{pipeline="poison",bot="p"\} 3$/);
   });
+  it("dead-letters an input whose output is too large to publish, at once, and goes on", async () => {
+    const inflate = defineExpert({
+      id: "test.inflate",
+      intelmqModules: [],
+      kind: "expert",
+      description: "makes an oversized event for comment=big",
+      parameters: z.object({}),
+      create: () => ({
+        process(event) {
+          if (event.get("comment") === "big") event.add("extra.blob", "x".repeat(2 * 1024 * 1024));
+          return event;
+        },
+      }),
+    });
+    const [config] = await setup("oversize", [["inflate", "test.inflate", { _default: ["sink"] }]], ["sink"]);
+    const events = ["a", "big", "b"].map((c) => {
+      const e = new Event();
+      e.add("comment", c);
+      return e;
+    });
+    await publishEvents("oversize", "inflate", events);
+    const running = start(config as RuntimeConfig, inflate as never);
+    const out = await drain("oversize", "sink", 2);
+    const jsm = await jetstreamManager(nc);
+    const names = pipelineNames("oversize");
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await jsm.streams.info(names.deadLetterStream)).state.messages === 0) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    running.proc.stop();
+    await running.done;
+    expect(out.map((s) => JSON.parse(s).comment).sort()).toEqual(["a", "b"]);
+    const letter = JSON.parse(
+      decoder.decode((await jsm.streams.getMessage(names.deadLetterStream, { seq: 1 }))?.data),
+    );
+    expect(letter).toMatchObject({ bot: "inflate", reason: "output-too-large", attempts: 1 });
+    expect(letter.error).toMatch(/max_payload/);
+    expect(JSON.parse(letter.message).comment).toBe("big");
+  });
 });

@@ -45,13 +45,23 @@ export interface DeadLetter {
   pipeline: string;
   /** The bot's input subject: where `petrelctl dlq replay` re-injects the message. */
   inputSubject: string;
-  reason: "retries-exhausted" | "invalid-message" | "record-failed" | "wrong-type";
+  reason: "retries-exhausted" | "invalid-message" | "record-failed" | "wrong-type" | "output-too-large";
   error: string;
   stack?: string;
   attempts: number;
   time: string;
   /** The original message as serialised (a parser's failed record: the report with just that record). */
   message: string;
+}
+
+/** An output larger than the NATS server accepts: it can never be published, so retrying is useless. */
+export class OutputTooLargeError extends Error {
+  constructor(bytes: number, maxPayload: number) {
+    super(
+      `an output of ${bytes} bytes exceeds the NATS server's max_payload of ${maxPayload} bytes (split the input, e.g. with the collector's chunk_size, or raise max_payload)`,
+    );
+    this.name = "OutputTooLargeError";
+  }
 }
 
 export class BotStoppedByErrorProcedure extends Error {
@@ -457,6 +467,9 @@ export class BotProcess {
     }
     // Buffer.from takes event-sized buffers from a shared pool instead of one allocation each.
     const data = Buffer.from(message.serialize());
+    const maxPayload = this.#nc?.info?.max_payload;
+    if (maxPayload !== undefined && data.length > maxPayload)
+      throw new OutputTooLargeError(data.length, maxPayload);
     let wait: undefined | Promise<void>;
     for (let i = 0; i < subjects.length; i++) {
       const stored = tracker.add();
@@ -534,7 +547,10 @@ export class BotProcess {
     const attempts = m.info.deliveryCount;
     const { maxRetries, retryDelayMs, procedure } = this.#config.errors;
     // Invalid values and wrong message types fail the same way every time: no retries (IntelMQ parity).
-    const permanent = error instanceof FieldError || error instanceof WrongMessageTypeError;
+    const permanent =
+      error instanceof FieldError ||
+      error instanceof WrongMessageTypeError ||
+      error instanceof OutputTooLargeError;
     if (!permanent && attempts <= maxRetries) {
       const delay = Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** (attempts - 1));
       this.#log.warn({ err: error, attempts, retryInMs: delay }, "Processing failed; retrying later.");
@@ -548,7 +564,12 @@ export class BotProcess {
       this.stop();
       return;
     }
-    const reason = error instanceof WrongMessageTypeError ? "wrong-type" : "retries-exhausted";
+    const reason =
+      error instanceof WrongMessageTypeError
+        ? "wrong-type"
+        : error instanceof OutputTooLargeError
+          ? "output-too-large"
+          : "retries-exhausted";
     if (this.#config.destinations._on_error) {
       await new Promise<void>((resolve) => {
         const tracker = new InputTracker(resolve);
