@@ -2,7 +2,7 @@
 // directory. It runs in its own process group so a terminal's Ctrl-C reaches petrelctl only, which
 // stops the bots first (they drain through NATS) and the server last.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -122,6 +122,9 @@ export interface StartNatsOptions {
   onStaleStopped?: () => void;
 }
 
+/** Largest message the private nats-server accepts (32 MiB). */
+export const LOCAL_MAX_PAYLOAD = 32 * 1024 * 1024;
+
 export async function startLocalNatsServer(options: StartNatsOptions): Promise<LocalNatsServer> {
   const storeDir = join(options.dataDir, "nats");
   const logDir = join(options.dataDir, "logs");
@@ -132,9 +135,13 @@ export async function startLocalNatsServer(options: StartNatsOptions): Promise<L
   const port = await freePort();
   const logFile = join(logDir, "nats-server.log");
   const log = openSync(logFile, "a");
+  // Reports of whole feeds are often several MiB: allow messages up to 32 MiB (the default is 1 MiB;
+  // JetStream's file store takes up to 32 MiB).
+  const configFile = join(options.dataDir, "nats-server.conf");
+  writeFileSync(configFile, `max_payload: ${LOCAL_MAX_PAYLOAD}\n`);
   const child: ChildProcess = spawn(
     options.binary,
-    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-P", pidFile],
+    ["-c", configFile, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, "-P", pidFile],
     { stdio: ["ignore", log, log], detached: true },
   );
   let stopping = false;
