@@ -187,12 +187,17 @@ export async function benchExperts(options: RuntimeBenchOptions): Promise<string
 
 const CHAIN = ["parser", "dedup", "taxonomy", "output"] as const;
 
+/** How the chain's bots are spread over processes: each alone, or groups sharing a process. */
+type ChainLayout = ReadonlyArray<ReadonlyArray<(typeof CHAIN)[number]>>;
+const SEPARATE: ChainLayout = CHAIN.map((bot) => [bot]);
+
 async function petrelChain(
   nats: BenchNats,
   id: string,
   reports: Uint8Array[],
   total: number,
   stream: Record<string, unknown> = {},
+  layout: ChainLayout = SEPARATE,
 ) {
   const file = join(tmpdir(), `petrel-bench-${id}-${process.pid}.jsonl`);
   const pipeline = await BenchPipeline.create(
@@ -216,7 +221,12 @@ async function petrelChain(
   try {
     await pipeline.preload("parser", reports);
     const pids: Record<string, number> = {};
-    for (const bot of CHAIN) pids[bot] = pipeline.spawn(bot).pid;
+    for (const group of layout) {
+      pids[group.join("+")] =
+        group.length === 1
+          ? pipeline.spawn(group[0] as string).pid
+          : pipeline.spawnProcess(group.join("-"), [...group]).pid;
+    }
     pids.broker = nats.pid;
     return await measureThroughput({ total, count: () => lines.count(), pids });
   } finally {
@@ -298,6 +308,18 @@ export async function benchChain(options: RuntimeBenchOptions): Promise<string> 
           maxBytes: "1Gi",
         }),
     },
+    {
+      label: "Petrel, experts and output sharing a process (`process:`), file storage",
+      run: (r) =>
+        petrelChain(nats, `chain-p3-${r}`, data, reports * perReport, {}, [
+          ["parser"],
+          ["dedup", "taxonomy", "output"],
+        ]),
+    },
+    {
+      label: "Petrel, whole chain in one process (`process:`), file storage",
+      run: (r) => petrelChain(nats, `chain-p4-${r}`, data, reports * perReport, {}, [[...CHAIN]]),
+    },
   ];
   if (options.vsIntelmq) {
     const few = data.slice(0, reportsIntelmq);
@@ -320,11 +342,20 @@ export async function benchChain(options: RuntimeBenchOptions): Promise<string> 
     "",
     "End to end: events written by the file output per second. CPU: µs per event of each process, and summed over all of them (broker included).",
     "",
+    "Bots sharing a process show their CPU once, under the first of them (the others: `+`).",
+    "",
     "| system | events/s | min–max | parser | dedup | taxonomy | output | broker | total µs/event | first row ÷ this |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [i, s] of summaries.entries()) {
-    const cpu = (k: string) => fmt(s.cpuPerEvent[k] ?? 0, 1);
+    // A process of several bots is keyed "a+b+c": its CPU goes under its first bot.
+    const cpu = (bot: string) => {
+      const key = Object.keys(s.cpuPerEvent).find((k) => k.split("+").includes(bot));
+      if (key === undefined) return "";
+      const group = key.split("+");
+      if (group.length === 1) return fmt(s.cpuPerEvent[key] ?? 0, 1);
+      return group[0] === bot ? `${fmt(s.cpuPerEvent[key] ?? 0, 1)} (${key})` : "+";
+    };
     lines.push(
       `| ${(workloads[i] as Workload).label} | ${fmt(s.eventsPerSecond)} | ${fmt(s.minEventsPerSecond)}–${fmt(
         s.maxEventsPerSecond,

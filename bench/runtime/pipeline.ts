@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
 import {
   botSubject,
+  type ProcessConfig,
   pipelineNames,
   type RuntimeConfig,
   renderBotConfig,
@@ -131,7 +132,24 @@ export class BenchPipeline {
   }
 
   spawn(bot: string): RunningBot {
-    const config = this.config(bot);
+    return this.#spawn(bot, JSON.stringify(this.config(bot)));
+  }
+
+  /**
+   * Runs several bots in one process, as Bot spec `process` does: messages between them are handed
+   * over in memory. `bots` upstream first; node options and environment come from the first.
+   */
+  spawnProcess(processName: string, bots: string[]): RunningBot {
+    const config: ProcessConfig = {
+      process: processName,
+      pipeline: this.name,
+      metricsPort: 0,
+      bots: bots.map((b) => this.config(b)),
+    };
+    return this.#spawn(bots[0] as string, JSON.stringify(config));
+  }
+
+  #spawn(bot: string, configJson: string): RunningBot {
     const spec = this.#specs.get(bot);
     const entry = spec?.entry === "bare" ? BARE : MAIN;
     // PETREL_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the bot processes.
@@ -141,7 +159,7 @@ export class BenchPipeline {
     ];
     const child = track(
       spawn(process.execPath, [...nodeArgs, entry], {
-        env: { ...process.env, ...spec?.env, PETREL_BOT_CONFIG: JSON.stringify(config) },
+        env: { ...process.env, ...spec?.env, PETREL_BOT_CONFIG: configJson },
         stdio: ["ignore", process.stderr, "inherit"],
       }),
     );

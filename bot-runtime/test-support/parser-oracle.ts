@@ -60,6 +60,7 @@ export async function petrelParse(
     const outcome: ParseOutcome = { events: [], errors: [] };
     try {
       await processor.process(new Report(JSON.parse(report.serialize())), {
+        inputId: "oracle",
         emit: (_path, message) => {
           outcome.events.push((message as Event).toDict());
           return undefined;

@@ -104,8 +104,9 @@ describe("reliability", () => {
         const alive = [...p.bots.values()].every((b) => b.alive);
         // Copies that came back after a restart and were recognised (see completed-inputs.ts).
         let copies =
-          (await sink.bot.metrics.dropped.get()).values.find((v) => v.labels.reason === "already-processed")
-            ?.value ?? 0;
+          (await sink.bot.metrics.process.dropped.get()).values.find(
+            (v) => v.labels.reason === "already-processed",
+          )?.value ?? 0;
         for (const bot of p.bots.values()) {
           copies += await bot.metric("petrel_bot_messages_dropped_total", 'reason="already-processed"');
         }

@@ -55,6 +55,28 @@ export const RuntimeConfig = z.object({
 });
 export type RuntimeConfig = z.infer<typeof RuntimeConfig>;
 
+/**
+ * Several bots in one process (Bot spec `process`): messages between them are handed over in memory,
+ * JetStream carries only what enters and leaves the group. Listed upstream first.
+ */
+export const ProcessConfig = z.object({
+  /** The process name (shared by its bots' specs); the `bot` label of its Node.js metrics. */
+  process: z.string(),
+  pipeline: z.string(),
+  metricsPort: z.number().int().min(0).max(65535),
+  bots: z.array(RuntimeConfig).min(1),
+});
+export type ProcessConfig = z.infer<typeof ProcessConfig>;
+
+/** A bot process's configuration: one bot, or several sharing the process. */
+export const AnyProcessConfig = z.union([ProcessConfig, RuntimeConfig]);
+
+/** The bots of a configuration file, as a ProcessConfig (a single bot is a process of one). */
+export function asProcessConfig(config: ProcessConfig | RuntimeConfig): ProcessConfig {
+  if ("bots" in config) return config;
+  return { process: config.bot, pipeline: config.pipeline, metricsPort: config.metricsPort, bots: [config] };
+}
+
 export interface RenderOptions {
   /** Port for /metrics, /healthz, /readyz (default 9090). */
   metricsPort?: number;

@@ -323,6 +323,14 @@ export abstract class Message {
     return out;
   }
 
+  /**
+   * An independent copy (fields added, changed or removed on one do not show on the other). Values are
+   * shared: the message API never changes a value in place.
+   */
+  copy(): this {
+    return newMessage(this.kind, { ...this.data }) as this;
+  }
+
   /** Compact wire JSON: {"__type": kind, ...fields}. */
   serialize(): string {
     return JSON.stringify(this.data);

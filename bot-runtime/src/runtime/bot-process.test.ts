@@ -182,7 +182,7 @@ describe("bot process on JetStream", () => {
     expect(JSON.parse(letter.message).comment).toBe("poison");
     expect(
       (await running.metrics.registry.getSingleMetricAsString("petrel_bot_messages_failed_total")).trim(),
-    ).toMatch(/petrel_bot_messages_failed_total\{pipeline="poison",bot="p"\} 3$/);
+    ).toMatch(/petrel_bot_messages_failed_total\{bot="p",pipeline="poison"\} 3$/);
   });
   it("dead-letters an input whose output is too large to publish, at once, and goes on", async () => {
     const inflate = defineExpert({

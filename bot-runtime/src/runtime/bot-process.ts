@@ -2,6 +2,8 @@
 // every destination of its path with a deterministic message id, and acknowledges an input only after
 // all its outputs are stored. Failures are retried with backoff, then dead-lettered; nothing is dropped
 // silently. Collectors run on an interval (or continuously) and publish reports the same way.
+// Bots that share a process (Bot spec `process`) hand messages to each other in memory instead of
+// through JetStream; a hand-over that fails falls back to the receiving bot's queue.
 import { createHash } from "node:crypto";
 import {
   type Consumer,
@@ -22,6 +24,7 @@ import {
   expertProcessor,
   type ProcessOutcome,
   type Processor,
+  type ProcessSink,
   parserProcessor,
   WrongMessageTypeError,
 } from "../sdk/processor.ts";
@@ -92,11 +95,30 @@ class InputTracker {
   }
 }
 
+/** A message handed over in memory to an output bot, waiting in its batch. */
+class HandedOver {
+  readonly message: Message;
+  readonly id: string;
+  readonly done: () => void;
+  constructor(message: Message, id: string, done: () => void) {
+    this.message = message;
+    this.id = id;
+    this.done = done;
+  }
+}
+
+type BatchItem = JsMsg | HandedOver;
+
 export interface BotProcessDeps {
   config: RuntimeConfig;
   module: BotModule;
   log: Logger;
   metrics: BotMetrics;
+  /**
+   * The other bots of this process by input subject: output for them is handed over in memory. The
+   * map may be filled after construction (all bots of a process are created before any runs).
+   */
+  local?: ReadonlyMap<string, BotProcess>;
 }
 
 export class BotProcess {
@@ -123,16 +145,41 @@ export class BotProcess {
   #kvCreate?: KvCreateFastPath;
   /** Inputs finished, to recognise copies that come back after a NATS restart. */
   readonly #completed = new CompletedInputs();
+  readonly #local: ReadonlyMap<string, BotProcess>;
+  /** Parsers and experts: the handler, for hand-overs from bots of the same process. */
+  #processor?: Processor;
+  /** Messages handed over and not finished yet; bounded like the queue's in-flight work. */
+  #handedInFlight = 0;
+  readonly #handedWaiters: Array<() => void> = [];
+  #handedIdle?: () => void;
+  /** Something succeeded since the last flush (the last-success gauge is set once per turn). */
+  #succeeded = false;
+  /** Outputs: the batch being filled, from the queue and from hand-overs. */
+  #batch: BatchItem[] = [];
+  #batchTimer?: NodeJS.Timeout;
+  #flushing: Promise<void> = Promise.resolve();
+  #output?: Output;
 
   constructor(deps: BotProcessDeps) {
     this.#config = deps.config;
     this.#module = deps.module;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
+    this.#local = deps.local ?? new Map();
   }
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** The bot's input subject (its queue), if it has one. */
+  get inputSubject(): string | undefined {
+    return this.#config.input?.subject;
+  }
+
+  /** Whether a bot of the same process may hand messages over now (started, not stopping). */
+  get accepting(): boolean {
+    return this.#ready && !this.#abort.signal.aborted && this.#module.kind !== "collector";
   }
 
   /** Connects, runs until stop() is called (or a fatal error), then drains. */
@@ -166,15 +213,19 @@ export class BotProcess {
           );
           break;
         case "parser":
-          await this.#consume(
-            parserProcessor(await this.#module.create(params as never, ctx), params as ParserCommon),
+          this.#processor = parserProcessor(
+            await this.#module.create(params as never, ctx),
+            params as ParserCommon,
           );
+          await this.#consume(this.#processor);
           break;
         case "expert":
-          await this.#consume(expertProcessor(await this.#module.create(params as never, ctx)));
+          this.#processor = expertProcessor(await this.#module.create(params as never, ctx));
+          await this.#consume(this.#processor);
           break;
         case "output":
-          await this.#consumeBatches(await this.#module.create(params as never, ctx));
+          this.#output = await this.#module.create(params as never, ctx);
+          await this.#consumeBatches(this.#output);
           break;
       }
     } finally {
@@ -354,6 +405,7 @@ export class BotProcess {
     incoming = [];
     next = 0;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));
+    await this.#handedDrained();
     clearInterval(progress);
     if (closed instanceof Error && !this.#abort.signal.aborted) throw closed;
   }
@@ -379,8 +431,9 @@ export class BotProcess {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const acks = this.#acks;
-    if (acks.length > 0) {
+    if (acks.length > 0 || this.#succeeded) {
       this.#acks = [];
+      this.#succeeded = false;
       for (const m of acks) m.ack();
       this.#metrics.lastSuccess.set(Date.now() / 1000);
     }
@@ -421,10 +474,17 @@ export class BotProcess {
     let outcome: ProcessOutcome | Promise<ProcessOutcome>;
     try {
       outcome = processor.process(input, {
+        inputId: key,
         emit: (path, message) =>
           this.#publishRouted(path, message, `${this.#config.bot}:${seq}:${outputIndex++}`, tracker),
         reject: (error, message) =>
-          this.#rejectRecord(error, message, `${this.#config.bot}:${seq}:r${rejectIndex++}`, m, tracker),
+          this.#rejectRecord(
+            error,
+            message,
+            `${this.#config.bot}:${seq}:r${rejectIndex++}`,
+            m.info.deliveryCount,
+            tracker,
+          ),
       });
     } catch (error) {
       this.#working.delete(m);
@@ -449,7 +509,10 @@ export class BotProcess {
     tracker.finish();
   }
 
-  /** Publishes one message to every destination of its path; returns a promise when back-pressured. */
+  /**
+   * Sends one message to every destination of its path: published to the destination's queue, or
+   * handed over in memory to a bot of this process. Returns a promise when back-pressured.
+   */
   #publishRouted(
     path: string,
     message: Message,
@@ -465,32 +528,134 @@ export class BotProcess {
       }
       return undefined;
     }
-    // Buffer.from takes event-sized buffers from a shared pool instead of one allocation each.
-    const data = Buffer.from(message.serialize());
-    const maxPayload = this.#nc?.info?.max_payload;
-    if (maxPayload !== undefined && data.length > maxPayload)
-      throw new OutputTooLargeError(data.length, maxPayload);
+    const local = this.#local.size === 0 ? undefined : subjects.map((s) => this.#local.get(s));
+    const takers = local?.map((bot) => (bot?.accepting ? bot : undefined));
+    let data: Buffer | undefined;
+    if (!takers || takers.some((bot) => bot === undefined)) {
+      // Buffer.from takes event-sized buffers from a shared pool instead of one allocation each.
+      data = Buffer.from(message.serialize());
+      const maxPayload = this.#nc?.info?.max_payload;
+      if (maxPayload !== undefined && data.length > maxPayload)
+        throw new OutputTooLargeError(data.length, maxPayload);
+    }
+    // Each destination gets its own copy; the last one taking it in memory gets the original.
+    const lastTaker = takers ? takers.findLastIndex((bot) => bot !== undefined) : -1;
     let wait: undefined | Promise<void>;
     for (let i = 0; i < subjects.length; i++) {
       const stored = tracker.add();
-      const w = (this.#publisher as ConfirmedPublisher).publish(
-        subjects[i] as string,
-        data,
-        `${id}:${i}`,
-        () => {
-          this.#countSent(path);
-          stored();
-        },
-      );
+      const done = () => {
+        this.#countSent(path);
+        stored();
+      };
+      const taker = takers?.[i];
+      const w = taker
+        ? taker.handOver(i === lastTaker ? message : message.copy(), `${id}:${i}`, done)
+        : (this.#publisher as ConfirmedPublisher).publish(
+            subjects[i] as string,
+            data as Buffer,
+            `${id}:${i}`,
+            done,
+          );
       wait = w ?? wait;
     }
     return wait;
   }
 
-  #rejectRecord(error: unknown, message: Message, id: string, m: JsMsg, tracker: InputTracker) {
+  // ---- hand-overs from bots of the same process ----
+
+  /**
+   * Takes a message from a bot of this process as if it had arrived on this bot's queue with message
+   * id `id`. `done` is called once it is finished: its outputs are stored (outputs: written), or, after
+   * a failure, the message is stored in this bot's queue, where retries and dead-lettering take their
+   * usual course. Returns a promise when the caller must wait (too many hand-overs in progress).
+   */
+  handOver(message: Message, id: string, done: () => void): undefined | Promise<void> {
+    this.#handedInFlight++;
+    const finished = () => {
+      this.#handedInFlight--;
+      if (this.#handedInFlight < this.#config.maxInFlight) this.#handedWaiters.shift()?.();
+      if (this.#handedInFlight === 0) this.#handedIdle?.();
+      done();
+    };
+    this.#metrics.received.inc();
+    if (this.#module.kind === "output") {
+      this.#batch.push(new HandedOver(message, id, finished));
+      const full = this.#addedToBatch();
+      if (full) return full;
+    } else {
+      this.#processHanded(message, id, finished);
+    }
+    if (this.#handedInFlight < this.#config.maxInFlight) return undefined;
+    return new Promise((resolve) => this.#handedWaiters.push(resolve));
+  }
+
+  /** Resolves once no hand-over is in progress. */
+  #handedDrained(): Promise<void> {
+    if (this.#handedInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#handedIdle = resolve));
+  }
+
+  #processHanded(message: Message, id: string, finished: () => void): void {
+    const started = performance.now();
+    // Kept for a failure: the handler may have changed the message before it failed.
+    const original = message.copy();
+    let outputIndex = 0;
+    let rejectIndex = 0;
+    const tracker = new InputTracker(() => {
+      this.#metrics.duration.observe((performance.now() - started) / 1000);
+      this.#succeeded = true;
+      finished();
+    });
+    const sink: ProcessSink = {
+      inputId: id,
+      emit: (path, out) =>
+        this.#publishRouted(path, out, `${this.#config.bot}:${id}:${outputIndex++}`, tracker),
+      reject: (error, out) =>
+        this.#rejectRecord(error, out, `${this.#config.bot}:${id}:r${rejectIndex++}`, 1, tracker),
+    };
+    const failed = (error: unknown) => {
+      this.#requeue(original, id, error, tracker);
+      tracker.finish();
+    };
+    let outcome: ProcessOutcome | Promise<ProcessOutcome>;
+    try {
+      outcome = (this.#processor as Processor).process(message, sink);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (outcome instanceof Promise) outcome.then((done) => this.#handedProcessed(done, tracker), failed);
+    else this.#handedProcessed(outcome, tracker);
+  }
+
+  #handedProcessed(outcome: ProcessOutcome, tracker: InputTracker): void {
+    if (outcome.dropped) this.#metrics.dropped.inc({ reason: "no-output" }, outcome.dropped);
+    tracker.finish();
+  }
+
+  /**
+   * A hand-over failed: the message goes to this bot's queue under the id it would have had there, and
+   * is retried (then dead-lettered) from there like any other input.
+   */
+  #requeue(message: Message, id: string, error: unknown, tracker: InputTracker): void {
+    this.#metrics.failed.inc();
+    this.#log.warn(
+      { err: error },
+      "A message handed over in memory failed; it goes to the bot's queue to be retried from there.",
+    );
+    const stored = tracker.add();
+    void (this.#publisher as ConfirmedPublisher).publish(
+      this.#config.input?.subject as string,
+      Buffer.from(message.serialize()),
+      id,
+      stored,
+    );
+  }
+
+  #rejectRecord(error: unknown, message: Message, id: string, attempts: number, tracker: InputTracker) {
     this.#log.warn({ err: error }, "A record failed and is dead-lettered; the rest of the message goes on.");
     this.#metrics.deadLettered.inc({ reason: "record-failed" });
-    const letter = this.#letter(error, "record-failed", m.info.deliveryCount, message.serialize());
+    const letter = this.#letter(error, "record-failed", attempts, message.serialize());
     const stored = tracker.add();
     const wait = (this.#publisher as ConfirmedPublisher).publish(
       this.#config.deadLetter.subject,
@@ -591,37 +756,56 @@ export class BotProcess {
     const consumer = await this.#inputConsumer();
     this.#messages = await consumer.consume({ max_messages: this.#config.batchSize });
     this.#ready = true;
-    let batch: JsMsg[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    let flushing = Promise.resolve();
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      const current = batch;
-      batch = [];
-      if (current.length > 0) flushing = flushing.then(() => this.#writeBatch(output, current));
-      return flushing;
-    };
     for await (const m of this.#messages) {
       if (this.#abort.signal.aborted) {
         m.nak();
         continue;
       }
-      batch.push(m);
-      if (batch.length >= this.#config.batchSize) await flush();
-      else timer ??= setTimeout(() => void flush(), OUTPUT_LINGER_MS);
+      this.#metrics.received.inc();
+      if (m.info.redelivered) this.#metrics.redeliveries.inc();
+      this.#batch.push(m);
+      const full = this.#addedToBatch();
+      if (full) await full;
     }
-    await flush();
+    await this.#handedDrained(); // hand-overs still in the batch are written by the flushes it waits for
+    await this.#flushBatch();
     await output.close?.();
   }
 
-  async #writeBatch(output: Output, messages: JsMsg[]): Promise<void> {
+  /** After an item joined the batch: a promise (of the write) when the batch is full, else a timer. */
+  #addedToBatch(): undefined | Promise<void> {
+    if (this.#batch.length >= this.#config.batchSize) return this.#flushBatch();
+    this.#batchTimer ??= setTimeout(() => void this.#flushBatch(), OUTPUT_LINGER_MS);
+    return undefined;
+  }
+
+  /** Writes the batch collected so far, after the writes before it. */
+  #flushBatch(): Promise<void> {
+    if (this.#batchTimer) clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const current = this.#batch;
+    this.#batch = [];
+    if (current.length > 0) {
+      this.#flushing = this.#flushing.then(() => this.#writeBatch(this.#output as Output, current));
+    }
+    return this.#flushing;
+  }
+
+  async #writeBatch(output: Output, items: BatchItem[]): Promise<void> {
     const started = process.hrtime.bigint();
     const events: Event[] = [];
-    const accepted: JsMsg[] = [];
-    for (const m of messages) {
-      this.#metrics.received.inc();
-      if (m.info.redelivered) this.#metrics.redeliveries.inc();
+    const accepted: BatchItem[] = [];
+    for (const item of items) {
+      if (item instanceof HandedOver) {
+        if (item.message.kind === "Event") {
+          events.push(item.message as Event);
+          accepted.push(item);
+        } else {
+          await this.#requeueHanded(item, new WrongMessageTypeError("Event", item.message.kind));
+        }
+        continue;
+      }
+      const m = item;
       if (this.#isCopy(m, CompletedInputs.key(m))) continue;
       try {
         const message = parseMessage(decoder.decode(m.data));
@@ -638,18 +822,31 @@ export class BotProcess {
       }
     }
     if (events.length === 0) return;
+    // The events as they were: a sink may change what it is given, and a retry needs the original.
+    const originals = accepted.some((item) => item instanceof HandedOver)
+      ? events.map((event, i) => (accepted[i] instanceof HandedOver ? event.copy() : event))
+      : events;
     try {
       await output.write(events);
-      for (const m of accepted) {
-        this.#completed.completed(CompletedInputs.key(m));
-        m.ack();
+      for (const item of accepted) {
+        if (item instanceof HandedOver) {
+          item.done();
+          continue;
+        }
+        this.#completed.completed(CompletedInputs.key(item));
+        item.ack();
       }
       this.#metrics.sent.inc({ path: "_default" }, events.length);
       this.#metrics.lastSuccess.set(Date.now() / 1000);
       this.#metrics.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       if (events.length === 1) {
-        await this.#processingFailed(accepted[0] as JsMsg, error, events[0] as Event);
+        const item = accepted[0] as BatchItem;
+        if (item instanceof HandedOver) {
+          await this.#requeueHanded(new HandedOver(originals[0] as Event, item.id, item.done), error);
+        } else {
+          await this.#processingFailed(item, error, events[0] as Event);
+        }
         return;
       }
       // Find the culprit: write one by one, so only failing events are retried or dead-lettered.
@@ -657,8 +854,25 @@ export class BotProcess {
         { err: error, size: events.length },
         "Batch write failed; writing its events one by one.",
       );
-      for (let i = 0; i < events.length; i++) await this.#writeBatch(output, [accepted[i] as JsMsg]);
+      for (let i = 0; i < accepted.length; i++) {
+        const item = accepted[i] as BatchItem;
+        const retry =
+          item instanceof HandedOver ? new HandedOver(originals[i] as Event, item.id, item.done) : item;
+        await this.#writeBatch(output, [retry]);
+      }
     }
+  }
+
+  /** An output's hand-over failed: to its queue, where retries and dead-lettering happen. */
+  #requeueHanded(item: HandedOver, error: unknown): Promise<void> {
+    return new Promise((resolve) => {
+      const tracker = new InputTracker(() => {
+        item.done();
+        resolve();
+      });
+      this.#requeue(item.message, item.id, error, tracker);
+      tracker.finish();
+    });
   }
 
   // ---- collectors ----

@@ -1,45 +1,109 @@
 // Entry point of a bot process: `node bot-runtime/src/runtime/main.ts --config FILE` (or the config as
-// JSON in PETREL_BOT_CONFIG). SIGTERM/SIGINT drain in-flight work and exit; SIGHUP re-reads the config
-// and re-initialises the bot without losing or duplicating messages.
+// JSON in PETREL_BOT_CONFIG). The configuration is one bot, or several bots sharing the process (Bot
+// spec `process`), which then hand messages to each other in memory. SIGTERM/SIGINT drain in-flight work
+// and exit; SIGHUP re-reads the config and re-initialises the bots without losing or duplicating messages.
 import { readFileSync, unwatchFile, watchFile } from "node:fs";
 import type { Server } from "node:http";
 import { parseArgs } from "node:util";
-import { pino } from "pino";
-import { RuntimeConfig } from "../config/render.ts";
+import { type Logger, pino } from "pino";
+import { AnyProcessConfig, asProcessConfig, type ProcessConfig } from "../config/render.ts";
 import { findModule } from "../sdk/catalogue.ts";
 import { BotProcess, BotStoppedByErrorProcedure } from "./bot-process.ts";
-import { BotMetrics, serveMetrics } from "./metrics.ts";
+import { BotMetrics, ProcessMetrics, serveMetrics } from "./metrics.ts";
 
 /** Exit code of a bot stopped by error_procedure: stop (supervisors must not restart it). */
 export const EXIT_STOPPED_BY_ERROR_PROCEDURE = 3;
 const GRACE_MS = Number(process.env.PETREL_STOP_GRACE_MS ?? 25_000);
 
-function loadConfig(file: string | undefined): RuntimeConfig {
+function loadConfig(file: string | undefined): ProcessConfig {
   const text = file ? readFileSync(file, "utf8") : process.env.PETREL_BOT_CONFIG;
   if (!text) throw new Error("no bot configuration: pass --config FILE or set PETREL_BOT_CONFIG");
-  return RuntimeConfig.parse(JSON.parse(text));
+  return asProcessConfig(AnyProcessConfig.parse(JSON.parse(text)));
+}
+
+function moduleOf(name: string) {
+  const module = findModule(name);
+  if (!module) throw new Error(`unknown bot module ${JSON.stringify(name)}`);
+  return module;
+}
+
+/** The bots of one configuration, wired to hand over to each other, sharing the process's metrics. */
+class BotGroup {
+  readonly bots: BotProcess[] = [];
+  constructor(
+    config: ProcessConfig,
+    log: Logger,
+    metrics: ProcessMetrics,
+    botMetrics: Map<string, BotMetrics>,
+  ) {
+    const local = new Map<string, BotProcess>();
+    const single = config.bots.length === 1;
+    for (const bot of config.bots) {
+      const module = moduleOf(bot.module);
+      let m = botMetrics.get(bot.bot);
+      if (!m) {
+        m = new BotMetrics(
+          { pipeline: bot.pipeline, bot: bot.bot, module: module.id, kind: module.kind },
+          metrics,
+        );
+        botMetrics.set(bot.bot, m);
+      }
+      const botLog = single ? log : log.child({ bot: bot.bot }, { level: bot.logLevel });
+      const botProcess = new BotProcess({ config: bot, module, log: botLog, metrics: m, local });
+      if (bot.input) local.set(bot.input.subject, botProcess);
+      this.bots.push(botProcess);
+    }
+  }
+
+  get ready(): boolean {
+    return this.bots.every((b) => b.ready);
+  }
+
+  stop(): void {
+    for (const bot of this.bots) bot.stop();
+  }
+
+  /** Runs every bot; when one ends with an error the others are stopped, then the error is thrown. */
+  async run(): Promise<void> {
+    let failure: unknown;
+    await Promise.all(
+      this.bots.map((bot) =>
+        bot.run().catch((error: unknown) => {
+          failure ??= error;
+          this.stop();
+        }),
+      ),
+    );
+    if (failure !== undefined) throw failure;
+  }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string" } } });
   let config = loadConfig(values.config);
-  const log = pino({ level: config.logLevel, base: { pipeline: config.pipeline, bot: config.bot } });
-  const module = findModule(config.module);
-  if (!module) throw new Error(`unknown bot module ${JSON.stringify(config.module)}`);
-  const metrics = new BotMetrics({
-    pipeline: config.pipeline,
-    bot: config.bot,
-    module: module.id,
-    kind: module.kind,
+  const first = config.bots[0] as ProcessConfig["bots"][number];
+  const single = config.bots.length === 1;
+  // A bot alone logs as `bot`; bots sharing a process log as `bot` in children of the `process` logger.
+  const log = pino({
+    level: single ? first.logLevel : "trace",
+    base: single
+      ? { pipeline: config.pipeline, bot: first.bot }
+      : { pipeline: config.pipeline, process: config.process },
   });
-  let current: BotProcess | undefined;
+  for (const bot of config.bots) moduleOf(bot.module);
+  const metrics = new ProcessMetrics({ pipeline: config.pipeline, process: config.process });
+  const botMetrics = new Map<string, BotMetrics>();
+  let current: BotGroup | undefined;
   const server: Server = await serveMetrics(metrics, config.metricsPort, {
     ready: () => current?.ready === true,
   });
   const address = server.address();
   log.info(
-    { module: module.id, metricsPort: typeof address === "object" ? address?.port : undefined },
-    "Bot starting.",
+    {
+      modules: config.bots.map((b) => b.module),
+      metricsPort: typeof address === "object" ? address?.port : undefined,
+    },
+    config.bots.length === 1 ? "Bot starting." : `Process starting with ${config.bots.length} bots.`,
   );
 
   let stopping = false;
@@ -82,8 +146,7 @@ async function main(): Promise<void> {
   }
 
   for (;;) {
-    const botModule = findModule(config.module) ?? module;
-    current = new BotProcess({ config, module: botModule, log, metrics });
+    current = new BotGroup(config, log, metrics, botMetrics);
     try {
       await current.run();
     } catch (error) {
@@ -97,13 +160,13 @@ async function main(): Promise<void> {
     if (reloading && !stopping) {
       reloading = false;
       config = loadConfig(values.config);
-      log.level = config.logLevel;
+      if (config.bots.length === 1) log.level = (config.bots[0] as ProcessConfig["bots"][number]).logLevel;
       log.info("Configuration reloaded.");
       continue;
     }
     break;
   }
-  log.info("Bot stopped.");
+  log.info(config.bots.length === 1 ? "Bot stopped." : "Process stopped.");
   if (values.config) unwatchFile(values.config);
   server.close();
 }

@@ -91,8 +91,18 @@ export interface ParserModule<S extends z.ZodObject = z.ZodObject> extends Modul
 /** What an expert returns: nothing (drop), an event (to _default), routed events, or a list of these. */
 export type ExpertResult = Event | Routed<Event> | ReadonlyArray<Event | Routed<Event>> | undefined | null;
 
+/** What an expert knows of the message it handles, besides the event. */
+export interface InputInfo {
+  /**
+   * The input's identity: the same each time the same input is delivered again (after a crash, a retry),
+   * different for every other input. A bot that keeps state (a deduplicator) uses it to recognise its
+   * own earlier, unfinished work on the same input instead of mistaking it for a repeat.
+   */
+  readonly id: string;
+}
+
 export interface Expert {
-  process(event: Event): ExpertResult | Promise<ExpertResult>;
+  process(event: Event, input: InputInfo): ExpertResult | Promise<ExpertResult>;
   close?(): Promise<void>;
 }
 

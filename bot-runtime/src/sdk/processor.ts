@@ -5,6 +5,8 @@ import type { Expert, ExpertResult, ParseResult, Parser } from "./bot.ts";
 import type { ParserCommon } from "./common-parameters.ts";
 
 export interface ProcessSink {
+  /** The input's identity, stable across redeliveries (see InputInfo). */
+  readonly inputId: string;
   /** Sends a message on a path; a returned promise means "wait" (back-pressure). */
   emit(path: string, message: Message): undefined | Promise<void>;
   /** Part of the input failed (a parser's bad record): dead-letter `message` and go on with the rest. */
@@ -94,7 +96,7 @@ export function expertProcessor(expert: Expert): Processor {
   return {
     process(input, sink) {
       if (!(input instanceof Event)) throw new WrongMessageTypeError("Event", input.kind);
-      const result = expert.process(input);
+      const result = expert.process(input, { id: sink.inputId });
       return result instanceof Promise
         ? result.then((r) => emitRouted(routedOf(r), sink))
         : emitRouted(routedOf(result), sink);
