@@ -103,7 +103,10 @@ describe("experts.deduplicator", () => {
     return { experts, calls, buckets };
   }
 
-  const passes = async (expert: Expert, e: Event) => (await expert.process(e)) !== undefined;
+  let inputs = 0;
+  /** Whether the event passes, as the input `id` (a new input each call unless given). */
+  const passes = async (expert: Expert, e: Event, id = `input-${++inputs}`) =>
+    (await expert.process(e, { id })) !== undefined;
 
   it("drops duplicates, ignoring the filtered keys", async () => {
     const { experts, buckets } = await replicas({});
@@ -169,6 +172,30 @@ describe("experts.deduplicator", () => {
     expect(calls).toEqual({ create: 2, get: 1 });
   });
 
+  it("passes the event again for the input that stored its hash: a redelivery after a crash is no duplicate", async () => {
+    const { experts, calls } = await replicas({}, 2);
+    const [first, restarted] = experts as [Expert, Expert];
+    // The first delivery stored the hash, then its bot died before the output was stored.
+    expect(await passes(first, event("192.0.2.7"), "parser:41:0:0")).toBe(true);
+    // The same input, delivered again to a fresh process, finds its own entry and passes again ...
+    expect(await passes(restarted, event("192.0.2.7"), "parser:41:0:0")).toBe(true);
+    expect(calls).toEqual({ create: 2, get: 1 });
+    // ... also from the local cache; another input with the same event is a duplicate.
+    expect(await passes(restarted, event("192.0.2.7"), "parser:41:0:0")).toBe(true);
+    expect(await passes(restarted, event("192.0.2.7"), "parser:42:0:0")).toBe(false);
+    expect(await passes(first, event("192.0.2.7"), "parser:42:0:0")).toBe(false);
+    expect(calls).toEqual({ create: 2, get: 1 });
+  });
+
+  it("reads entries written before they named their input as seen by another input", async () => {
+    const { experts } = await replicas({}, 1);
+    const [expert] = experts as [Expert];
+    const e = event("192.0.2.8");
+    const kv = await new Kvm(nc).open(`test_dedup_${bucketCount}`);
+    await kv.create(e.hash({ filterKeys: new Set(["raw", "time.observation"]) }), String(Date.now()));
+    expect(await passes(expert, event("192.0.2.8"))).toBe(false);
+  });
+
   it("lets exactly one of two replicas pass each event when both see it at once", async () => {
     const { experts } = await replicas({}, 2);
     const [a, b] = experts as [Expert, Expert];
@@ -195,7 +222,7 @@ describe("experts.deduplicator", () => {
     const { experts } = await replicas({});
     const [expert] = experts as [Expert];
     // The hash is the KV key: read it back from the bucket.
-    await expert.process(e);
+    await expert.process(e, { id: "input" });
     const seen: string[] = [];
     const kv = await new Kvm(nc).open(`test_dedup_${bucketCount}`);
     for await (const key of await kv.keys()) seen.push(key);

@@ -3,6 +3,9 @@
 // bucket shared by all replicas; storing a hash is an atomic create, so of two replicas handling the
 // same event at once exactly one passes it. A local cache of hashes known to be stored answers repeats
 // without a round trip; an entry there never outlives the KV entry it stands for.
+// Each entry also names the input that stored it: when a bot dies after storing a hash but before its
+// output was stored, the input comes back, finds its own entry, and passes the event on instead of
+// losing it as a "duplicate" of itself.
 import { z } from "zod";
 import { pyStrip } from "../../bot-runtime/src/event/compat/pystring.ts";
 import { defineExpert } from "../../bot-runtime/src/sdk/bot.ts";
@@ -35,29 +38,42 @@ const parameters = z.object({
 /** Hashes held locally; about 100 bytes each. */
 export const LOCAL_CACHE_ENTRIES = 100_000;
 
-/** A bounded map of hash → expiry (ms), least recently used first. */
+/** A bounded map of hash → (expiry in ms, storing input), least recently used first. */
 class LocalCache {
-  readonly #entries = new Map<string, number>();
+  readonly #entries = new Map<string, { expiry: number; input: string }>();
   readonly #capacity: number;
   constructor(capacity: number) {
     this.#capacity = capacity;
   }
-  has(hash: string, now: number): boolean {
-    const expiry = this.#entries.get(hash);
-    if (expiry === undefined) return false;
+  /** The input that stored `hash`, while the entry is fresh. */
+  storedBy(hash: string, now: number): string | undefined {
+    const entry = this.#entries.get(hash);
+    if (entry === undefined) return undefined;
     this.#entries.delete(hash);
-    if (expiry <= now) return false;
-    this.#entries.set(hash, expiry);
-    return true;
+    if (entry.expiry <= now) return undefined;
+    this.#entries.set(hash, entry);
+    return entry.input;
   }
-  set(hash: string, expiry: number): void {
+  set(hash: string, expiry: number, input: string): void {
     this.#entries.delete(hash);
-    this.#entries.set(hash, expiry);
+    this.#entries.set(hash, { expiry, input });
     if (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
   }
+}
+
+/** A KV value: the time the hash was first seen (ms), a space, and the id of the input that stored it. */
+function entryValue(now: number, input: string): string {
+  return `${now} ${input}`;
+}
+function parseEntry(value: string | undefined): { seen: number; input: string } {
+  const text = value ?? "";
+  const space = text.indexOf(" ");
+  // Entries written before the input id was added hold the time alone.
+  if (space < 0) return { seen: Number(text || Number.NaN), input: "" };
+  return { seen: Number(text.slice(0, space)), input: text.slice(space + 1) };
 }
 
 /** KV bucket names allow letters, digits, '-' and '_'. */
@@ -84,26 +100,28 @@ export default defineExpert({
     const store = await ctx.state(bucketName(ctx.botId), { ttlMs });
     const local = new LocalCache(LOCAL_CACHE_ENTRIES);
 
-    // Stores the hash unless it is there: true when this call stored it (the event is new).
-    const firstSeen = async (hash: string, now: number): Promise<boolean> => {
+    // Stores the hash unless it is there: true when the event is new (this input stored the hash now,
+    // or did so on an earlier delivery that did not finish).
+    const firstSeen = async (hash: string, now: number, input: string): Promise<boolean> => {
       // The KV entry holds the time it was first seen, taken before its creation: never later than
       // the entry's own timestamp.
-      if (await store.create(hash, String(now))) {
-        local.set(hash, now + ttlMs - margin);
+      if (await store.create(hash, entryValue(now, input))) {
+        local.set(hash, now + ttlMs - margin, input);
         return true;
       }
-      const seen = Number(await store.get(hash));
-      if (Number.isFinite(seen)) local.set(hash, seen + ttlMs - margin);
-      return false;
+      const entry = parseEntry(await store.get(hash));
+      if (Number.isFinite(entry.seen)) local.set(hash, entry.seen + ttlMs - margin, entry.input);
+      return entry.input === input;
     };
 
     return {
       // Synchronous for a local hit: no promise, no round trip.
-      process(event) {
+      process(event, input) {
         const hash = event.hash({ filterKeys, filterType });
         const now = Date.now();
-        if (local.has(hash, now)) return undefined;
-        return firstSeen(hash, now).then((isNew) => (isNew ? event : undefined));
+        const storedBy = local.storedBy(hash, now);
+        if (storedBy !== undefined) return storedBy === input.id ? event : undefined;
+        return firstSeen(hash, now, input.id).then((isNew) => (isNew ? event : undefined));
       },
     };
   },
