@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { z } from "zod";
 import {
   botSubject,
+  type ProcessConfig,
   pipelineNames,
   type RuntimeConfig,
   renderBotConfig,
@@ -130,6 +131,27 @@ export class TestPipeline {
       writeFileSync(join(this.dir, `${def.name}.json`), JSON.stringify(config));
     }
     return this;
+  }
+
+  /**
+   * Makes `bots` (set up before, upstream first) share one process named `name`, as Bot spec `process`
+   * does; `start(name)` then runs them together, handing messages over in memory.
+   */
+  shareProcess(name: string, bots: string[]): void {
+    const configs = bots.map((bot) => {
+      const config = this.configs.get(bot);
+      if (!config) throw new Error(`no bot ${bot}`);
+      return config;
+    });
+    const first = configs[0] as RuntimeConfig;
+    const process: ProcessConfig = {
+      process: name,
+      pipeline: this.name,
+      metricsPort: first.metricsPort,
+      bots: configs,
+    };
+    this.configs.set(name, first);
+    writeFileSync(join(this.dir, `${name}.json`), JSON.stringify(process));
   }
 
   /** Starts (or restarts) a bot process and waits until it is ready for work. */
