@@ -68,6 +68,90 @@ export const ProcessConfig = z.object({
 });
 export type ProcessConfig = z.infer<typeof ProcessConfig>;
 
+/** The bots of one process: one bot alone, or the bots naming the same `spec.process`. */
+export interface ProcessGroup {
+  /** The process name: `spec.process`, or the bot's own name. */
+  name: string;
+  pipeline: string;
+  /** Upstream first (by destinations within the group), otherwise in the order given. */
+  bots: BotResource[];
+}
+
+/**
+ * Groups a pipeline's bots into processes. Bots sharing a process must agree on what concerns the
+ * process as a whole (replicas, enabled, image); each disagreement is reported naming the bots.
+ */
+export function processGroups(bots: readonly BotResource[]): { groups: ProcessGroup[]; problems: string[] } {
+  const byKey = new Map<string, ProcessGroup>();
+  const problems: string[] = [];
+  for (const bot of bots) {
+    const name = bot.spec.process ?? bot.metadata.name;
+    const key = `${bot.spec.pipeline}/${name}`;
+    const group = byKey.get(key);
+    if (group) group.bots.push(bot);
+    else byKey.set(key, { name, pipeline: bot.spec.pipeline, bots: [bot] });
+  }
+  for (const group of byKey.values()) {
+    if (group.bots.length === 1) continue;
+    const first = group.bots[0] as BotResource;
+    for (const field of ["replicas", "enabled", "image"] as const) {
+      const differ = group.bots.filter((b) => b.spec[field] !== first.spec[field]);
+      if (differ.length > 0) {
+        problems.push(
+          `bots sharing process ${group.name} must have the same ${field}: ${group.bots
+            .map((b) => `${b.metadata.name}=${JSON.stringify(b.spec[field] ?? null)}`)
+            .join(", ")}`,
+        );
+      }
+    }
+    group.bots = upstreamFirst(group.bots);
+  }
+  return { groups: [...byKey.values()], problems };
+}
+
+/** Orders bots so that a bot comes after the bots of the group that send to it (when there is no cycle). */
+function upstreamFirst(bots: BotResource[]): BotResource[] {
+  const names = new Set(bots.map((b) => b.metadata.name));
+  const incoming = new Map<string, number>(bots.map((b) => [b.metadata.name, 0]));
+  for (const bot of bots) {
+    for (const targets of Object.values(bot.spec.destinations)) {
+      for (const t of new Set(targets)) if (names.has(t)) incoming.set(t, (incoming.get(t) ?? 0) + 1);
+    }
+  }
+  const ordered: BotResource[] = [];
+  const left = [...bots];
+  while (left.length > 0) {
+    const i = Math.max(
+      0,
+      left.findIndex((b) => incoming.get(b.metadata.name) === 0),
+    );
+    const [next] = left.splice(i, 1) as [BotResource];
+    ordered.push(next);
+    for (const targets of Object.values(next.spec.destinations)) {
+      for (const t of new Set(targets)) if (incoming.has(t)) incoming.set(t, (incoming.get(t) ?? 1) - 1);
+    }
+  }
+  return ordered;
+}
+
+/** Renders the configuration of one process group (see renderBotConfig for the options). */
+export function renderProcessConfig(
+  group: ProcessGroup,
+  pipeline: PipelineResource,
+  options: Omit<RenderOptions, "hasInput"> & { hasInput(bot: BotResource): boolean },
+): ProcessConfig | RuntimeConfig {
+  const configs = group.bots.map((bot) =>
+    renderBotConfig(bot, pipeline, { ...options, hasInput: options.hasInput(bot) }),
+  );
+  if (configs.length === 1) return configs[0] as RuntimeConfig;
+  return {
+    process: group.name,
+    pipeline: pipeline.metadata.name,
+    metricsPort: options.metricsPort ?? 9090,
+    bots: configs,
+  };
+}
+
 /** A bot process's configuration: one bot, or several sharing the process. */
 export const AnyProcessConfig = z.union([ProcessConfig, RuntimeConfig]);
 

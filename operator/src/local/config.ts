@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, LineCounter, parseAllDocuments } from "yaml";
 import type { z } from "zod";
+import { processGroups } from "../../../bot-runtime/src/config/render.ts";
 import {
   Bot,
   type BotResource,
@@ -430,6 +431,8 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
       warnings.push(`${bot.origin}: Bot ${bot.resource.metadata.name}: no bot sends to it`);
     }
   }
+
+  for (const problem of processGroups(bots.map((b) => b.resource)).problems) problems.push(problem);
 
   if (problems.length > 0) throw new ConfigError(byLocation(problems, sources));
   if (bots.length === 0)

@@ -57,15 +57,17 @@ function sum(samples: readonly Sample[], name: string, where: Record<string, str
   return total;
 }
 
-export function countersOf(samples: readonly Sample[]): BotCounters {
+/** The counters of `bot` (a process shared by several bots serves all of theirs), or of all series. */
+export function countersOf(samples: readonly Sample[], bot?: string): BotCounters {
+  const of: Record<string, string> = bot === undefined ? {} : { bot };
   return {
-    received: sum(samples, "petrel_bot_messages_received_total"),
-    sent: sum(samples, "petrel_bot_messages_sent_total"),
-    dropped: sum(samples, "petrel_bot_messages_dropped_total"),
-    failed: sum(samples, "petrel_bot_messages_failed_total"),
-    deadLettered: sum(samples, "petrel_bot_messages_dead_lettered_total"),
-    collectorOk: sum(samples, "petrel_bot_collector_runs_total", { result: "ok" }),
-    collectorError: sum(samples, "petrel_bot_collector_runs_total", { result: "error" }),
+    received: sum(samples, "petrel_bot_messages_received_total", of),
+    sent: sum(samples, "petrel_bot_messages_sent_total", of),
+    dropped: sum(samples, "petrel_bot_messages_dropped_total", of),
+    failed: sum(samples, "petrel_bot_messages_failed_total", of),
+    deadLettered: sum(samples, "petrel_bot_messages_dead_lettered_total", of),
+    collectorOk: sum(samples, "petrel_bot_collector_runs_total", { ...of, result: "ok" }),
+    collectorError: sum(samples, "petrel_bot_collector_runs_total", { ...of, result: "error" }),
   };
 }
 
@@ -108,14 +110,17 @@ export interface Scrape {
   ready: boolean;
 }
 
-/** Reads /metrics and /readyz of a bot on 127.0.0.1; undefined when it does not answer (starting, stopped). */
-export async function scrape(port: number, timeoutMs = 1000): Promise<Scrape | undefined> {
+/**
+ * Reads /metrics (the series of `bot`) and /readyz of a bot process on 127.0.0.1; undefined when it does
+ * not answer (starting, stopped).
+ */
+export async function scrape(port: number, bot?: string, timeoutMs = 1000): Promise<Scrape | undefined> {
   const [metrics, ready] = await Promise.all([
     httpGet(port, "/metrics", timeoutMs),
     httpGet(port, "/readyz", timeoutMs),
   ]);
   if (metrics?.status !== 200) return undefined;
-  return { counters: countersOf(parsePrometheus(metrics.body)), ready: ready?.status === 200 };
+  return { counters: countersOf(parsePrometheus(metrics.body), bot), ready: ready?.status === 200 };
 }
 
 /**

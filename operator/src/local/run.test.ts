@@ -105,6 +105,50 @@ describe("petrelctl up (local mode)", () => {
     expectNothingRunning(started);
   });
 
+  it("runs bots that share a process as one process, with counts per bot", async () => {
+    const file = join(dir, "shared-out.jsonl");
+    const { result, text, started } = await run("shared", [
+      {
+        name: "feed",
+        module: "test.lines_collector",
+        parameters: { lines: ips, name: "Test feed" },
+        destinations: { _default: ["parse"] },
+      },
+      {
+        name: "parse",
+        module: "test.ip_parser",
+        destinations: { _default: ["tax"] },
+        extra: "  process: chain",
+      },
+      {
+        name: "tax",
+        module: "experts.taxonomy",
+        destinations: { _default: ["out"] },
+        extra: "  process: chain",
+      },
+      { name: "out", module: "test.jsonl_output", parameters: { file }, extra: "  process: chain" },
+    ]);
+    expect(result.exitCode, text).toBe(0);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(50);
+    expect(started.instances.map((i) => i.name).sort()).toEqual(["chain", "feed"]);
+    const rendered = JSON.parse(readFileSync(join(dir, "shared", "bots", "chain.json"), "utf8"));
+    expect(rendered.process).toBe("chain");
+    expect(rendered.bots.map((b: { bot: string }) => b.bot)).toEqual(["parse", "tax", "out"]);
+    // Each bot's row counts its own messages, read from the shared process's metrics.
+    expect(text).toMatch(/^ {2}tax +expert +50 +50 /m);
+    expect(text).toMatch(/^ {2}out +output +50 +50 /m);
+    expectNothingRunning(started);
+  });
+
+  it("refuses bots that share a process but disagree on replicas", () => {
+    expect(() =>
+      config("disagree", [
+        { name: "a", module: "experts.taxonomy", destinations: { _default: ["b"] }, extra: "  process: p" },
+        { name: "b", module: "experts.taxonomy", extra: "  process: p\n  replicas: 2" },
+      ]),
+    ).toThrow(/bots sharing process p must have the same replicas: a=1, b=2/);
+  });
+
   it("restarts a bot that was killed, and stops everything on request", async () => {
     const file = join(dir, "restart-out.jsonl");
     const stop = new AbortController();

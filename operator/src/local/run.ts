@@ -10,9 +10,10 @@ import {
   botSubject,
   deadLetterSubject,
   pipelineNames,
-  renderBotConfig,
+  processGroups,
+  renderProcessConfig,
 } from "../../../bot-runtime/src/config/render.ts";
-import type { PipelineResource } from "../../../bot-runtime/src/config/resources.ts";
+import type { BotResource, PipelineResource } from "../../../bot-runtime/src/config/resources.ts";
 import {
   connectNats,
   deleteBotConsumer,
@@ -325,15 +326,13 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
     });
     supervisor = sup;
     const runtimes: BotRuntime[] = [];
+    const runtimeOf = new Map<BotResource, BotRuntime>();
     for (const bot of config.bots) {
       const spec = bot.resource.spec;
-      const name = bot.resource.metadata.name;
-      const pipeline = pipelines.get(spec.pipeline) as PipelineResource;
-      const active = spec.enabled && spec.replicas > 0;
       const rt: BotRuntime = {
         bot,
         pipeline: spec.pipeline,
-        active,
+        active: spec.enabled && spec.replicas > 0,
         instances: [],
         totals: new Map(),
         previous: ZERO,
@@ -343,26 +342,36 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
         ready: new Map(),
       };
       runtimes.push(rt);
-      if (!active) continue;
-      for (let replica = 0; replica < spec.replicas; replica++) {
+      runtimeOf.set(bot.resource, rt);
+    }
+    // One process per replica of each group: a bot alone, or the bots sharing a `process`.
+    const hasInput = new Map(config.bots.map((b) => [b.resource, b.hasInput]));
+    for (const group of processGroups(config.bots.map((b) => b.resource)).groups) {
+      const first = group.bots[0] as BotResource;
+      if (!(first.spec.enabled && first.spec.replicas > 0)) continue;
+      const pipeline = pipelines.get(group.pipeline) as PipelineResource;
+      for (let replica = 0; replica < first.spec.replicas; replica++) {
         const suffix = replica === 0 ? "" : `.${replica}`;
         const metricsPort = await freePort();
-        const rendered = renderBotConfig(bot.resource, pipeline, {
+        const rendered = renderProcessConfig(group, pipeline, {
           natsUrl,
           metricsPort,
-          hasInput: bot.hasInput,
+          hasInput: (bot) => hasInput.get(bot) === true,
         });
-        const configFile = join(dataDir, "bots", `${name}${suffix}.json`);
+        const configFile = join(dataDir, "bots", `${group.name}${suffix}.json`);
         writeFileSync(configFile, `${JSON.stringify(rendered, null, 2)}\n`);
         const instance = sup.add({
-          bot: name,
+          bot: group.name,
           replica,
           configFile,
-          logFile: join(dataDir, "logs", `${name}${suffix}.log`),
+          logFile: join(dataDir, "logs", `${group.name}${suffix}.log`),
           metricsPort,
         });
-        rt.instances.push(instance);
-        rt.totals.set(instance, new ReplicaTotals());
+        for (const bot of group.bots) {
+          const rt = runtimeOf.get(bot) as BotRuntime;
+          rt.instances.push(instance);
+          rt.totals.set(instance, new ReplicaTotals());
+        }
       }
     }
 
@@ -424,7 +433,7 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
               rt.ready.delete(instance);
               return;
             }
-            const scraped = await scrape(instance.spec.metricsPort);
+            const scraped = await scrape(instance.spec.metricsPort, rt.bot.resource.metadata.name);
             // The process may have been replaced while we waited; its numbers belong to the old pid.
             if (instance.pid !== pid) return;
             // A busy process that misses one scrape keeps its last readiness (keyed to its pid).
