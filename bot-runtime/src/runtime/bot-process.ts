@@ -941,7 +941,7 @@ export class BotProcess {
  * for no stream at all, which call for different fixes.
  */
 function retryReason(refusal: string): string {
-  if (refusal === "timeout") return "timeout";
+  if (refusal === "timeout" || refusal === "reconnect") return refusal;
   if (/maximum (bytes|messages)|insufficient resources/i.test(refusal)) return "full";
   if (/^503\s*$|no responders/i.test(refusal)) return "no-stream"; // a bare 503 status: nothing listens
   return "refused";

@@ -21,6 +21,11 @@ function loadConfig(file: string | undefined): ProcessConfig {
   return asProcessConfig(AnyProcessConfig.parse(JSON.parse(text)));
 }
 
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+function mostVerbose(levels: ReadonlyArray<(typeof LEVELS)[number]>): (typeof LEVELS)[number] {
+  return LEVELS[Math.min(...levels.map((l) => LEVELS.indexOf(l)))] ?? "info";
+}
+
 function moduleOf(name: string) {
   const module = findModule(name);
   if (!module) throw new Error(`unknown bot module ${JSON.stringify(name)}`);
@@ -85,7 +90,8 @@ async function main(): Promise<void> {
   const single = config.bots.length === 1;
   // A bot alone logs as `bot`; bots sharing a process log as `bot` in children of the `process` logger.
   const log = pino({
-    level: single ? first.logLevel : "trace",
+    // The process logs at the most verbose of its bots' levels; each bot's child logger at its own.
+    level: single ? first.logLevel : mostVerbose(config.bots.map((b) => b.logLevel)),
     base: single
       ? { pipeline: config.pipeline, bot: first.bot }
       : { pipeline: config.pipeline, process: config.process },

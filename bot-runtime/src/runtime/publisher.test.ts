@@ -96,6 +96,43 @@ describe("confirmed publisher", () => {
     expect(keys).toEqual(["bot:12:0:1", "#2"]);
   });
 
+  it("resends unconfirmed messages as soon as the connection is back, not after the ack timeout", async () => {
+    const own = await startNatsServer();
+    const conn = await connectNats({ servers: [own.url] });
+    try {
+      const jsm = await jetstreamManager(conn);
+      await jsm.streams.add({
+        name: "RECONNECT",
+        subjects: ["RECONNECT.>"],
+        storage: StorageType.File,
+        duplicate_window: 120_000_000_000,
+      });
+      const reasons: string[] = [];
+      const publisher = new ConfirmedPublisher(conn, {
+        maxInFlight: 100_000,
+        ackTimeoutMs: 120_000,
+        log,
+        onRetry: (reason) => reasons.push(reason),
+      });
+      const N = 20_000;
+      let stored = 0;
+      const body = encoder.encode("x".repeat(1000));
+      for (let i = 0; i < N; i++) publisher.publish(`RECONNECT.${i % 10}`, body, `m${i}`, () => stored++);
+      await own.stop(true); // confirmations of whatever was in flight are lost with the server
+      await own.restart();
+      const started = Date.now();
+      await publisher.flush();
+      expect(Date.now() - started).toBeLessThan(30_000); // far less than the 120 s ack timeout
+      expect(stored).toBe(N);
+      expect(reasons).toContain("reconnect");
+      expect((await jsm.streams.info("RECONNECT")).state.messages).toBe(N);
+      await publisher.close();
+    } finally {
+      await conn.close();
+      await own.dispose();
+    }
+  }, 60_000);
+
   it("refuses a message id with a line break", () => {
     const publisher = new ConfirmedPublisher(nc, { maxInFlight: 10, log });
     expect(() => publisher.publish("X.x", encoder.encode("x"), "bad\r\nid", () => {})).toThrow(/line break/);

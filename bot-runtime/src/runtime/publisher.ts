@@ -71,6 +71,23 @@ export class ConfirmedPublisher {
     });
     this.#sweeper = setInterval(() => this.#resendOverdue(), Math.max(250, this.#options.ackTimeoutMs / 4));
     this.#sweeper.unref();
+    void this.#resendOnReconnect();
+  }
+
+  /**
+   * After a reconnect, confirmations of messages sent before it will not come: resend them at once
+   * (same ids, so the server drops what it already stored) instead of waiting out the ack timeout.
+   */
+  async #resendOnReconnect(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (this.#closed) return;
+      if (status.type !== "reconnect") continue;
+      for (const [key, p] of this.#pending) {
+        if (p.retryTimer) continue; // waiting to retry a refusal anyway
+        this.#options.onRetry?.("reconnect");
+        this.#send(key, p);
+      }
+    }
   }
 
   get inFlight(): number {
