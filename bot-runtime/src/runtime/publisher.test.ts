@@ -117,7 +117,8 @@ describe("confirmed publisher", () => {
       const N = 20_000;
       let stored = 0;
       const body = encoder.encode("x".repeat(1000));
-      for (let i = 0; i < N; i++) publisher.publish(`RECONNECT.${i % 10}`, body, `m${i}`, () => stored++);
+      for (let i = 0; i < N; i++)
+        void publisher.publish(`RECONNECT.${i % 10}`, body, `m${i}`, () => stored++);
       await own.stop(true); // confirmations of whatever was in flight are lost with the server
       await own.restart();
       const started = Date.now();
