@@ -1,15 +1,4 @@
-// Preload for test bot processes (node --import): resolves bots/index.ts to test-catalogue.ts, so the
-// bot runtime finds the test modules exactly as it finds real ones.
-import { registerHooks } from "node:module";
+// Preload for test bot processes (node --import): bots/index.ts resolves to ./test-catalogue.ts.
+import { replaceCatalogue } from "../../../../bot-runtime/test-support/replace-catalogue.ts";
 
-const REAL_INDEX = new URL("../../../../bots/index.ts", import.meta.url).href;
-const TEST_INDEX = new URL("./test-catalogue.ts", import.meta.url).href;
-
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    const resolved = nextResolve(specifier, context);
-    if (resolved.url === REAL_INDEX && context.parentURL !== TEST_INDEX)
-      return { ...resolved, url: TEST_INDEX };
-    return resolved;
-  },
-});
+replaceCatalogue(new URL("./test-catalogue.ts", import.meta.url).href);
