@@ -11,6 +11,13 @@ export default function setup(): void {
       stdio: ["ignore", "pipe", "inherit"],
     }).trim();
   }
+  if (!process.env.PETREL_KUBE_BIN_DIR) {
+    // etcd, kube-apiserver and kubectl for operator/test-support/control-plane.ts (one-time build).
+    process.env.PETREL_KUBE_BIN_DIR = execFileSync("bash", [`${root}scripts/ensure-kube-control-plane.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  }
   if (!process.env.PETREL_ORACLE_PYTHON) {
     process.env.PETREL_ORACLE_PYTHON = execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
       encoding: "utf8",
