@@ -21,6 +21,7 @@ import {
   resolvePipeline,
 } from "../../../bot-runtime/src/runtime/dead-letters.ts";
 import { connectNats } from "../../../bot-runtime/src/runtime/jetstream.ts";
+import { table } from "./table.ts";
 
 const DEFAULT_NATS = "nats://127.0.0.1:4222";
 /** intelmqdump's default for -t/--truncate. */
@@ -85,17 +86,6 @@ async function selectEntries(
 function firstLine(text: string | undefined, max = 100): string {
   const line = (text ?? "").split("\n", 1)[0] ?? "";
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
-}
-
-/** Left-aligned columns, two spaces apart. */
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
 }
 
 function timeOf(entry: DeadLetterEntry): string {

@@ -1,5 +1,6 @@
 // petrelctl: Petrel's command-line tool (intelmqctl's verbs, plus tools for events and pipelines).
 import { Command, CommanderError } from "commander";
+import { registerClusterCommands } from "./cluster/commands.ts";
 import { registerDlqCommands } from "./dlq.ts";
 import { registerEventCommands } from "./event-commands.ts";
 import { registerUpCommands } from "./up.ts";
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerDlqCommands(program);
   registerUpCommands(program);
+  registerClusterCommands(program);
   return program;
 }
 

@@ -52,6 +52,11 @@ export interface LoadOptions {
   extraModules?: readonly BotModule[];
   /** Directory with Secret values for parametersFrom: <dir>/<secret>/<key>. */
   secretsDir?: string;
+  /**
+   * Leave parametersFrom unresolved and their parameters unchecked (`petrelctl check` on a cluster, where
+   * the Secrets are the cluster's).
+   */
+  ignoreSecrets?: boolean;
 }
 
 type Path = ReadonlyArray<PropertyKey>;
@@ -318,7 +323,12 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
       continue;
     }
     const parameters: Record<string, unknown> = { ...spec.parameters };
+    const fromSecrets = new Set<PropertyKey>();
     for (const [i, from] of spec.parametersFrom.entries()) {
+      if (options.ignoreSecrets) {
+        fromSecrets.add(from.parameter);
+        continue;
+      }
       const value = readSecret(options.secretsDir, from.secretKeyRef.name, from.secretKeyRef.key);
       if (value === undefined) {
         const file = options.secretsDir
@@ -335,6 +345,7 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
     const checked = schema.safeParse(parameters);
     if (!checked.success) {
       for (const issue of checked.error.issues) {
+        if (fromSecrets.has(issue.path[0] as PropertyKey)) continue;
         const path = ["spec", "parameters", ...issue.path];
         problems.push(
           `${where(doc, path)}: ${formatPath(path)}: ${issueText(issue, parameters)} (module ${module.id})`,
