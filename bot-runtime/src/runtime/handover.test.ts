@@ -147,7 +147,13 @@ describe("bots sharing a process", () => {
       local.set(botSubject(P, name), proc);
       return proc;
     });
-    const running = procs.map((p) => p.run());
+    // Downstream first: until a bot is ready, output for it goes through its queue (correct, but this
+    // test counts hand-overs exactly).
+    const running = [procs[2], procs[1]].map((p) => (p as BotProcess).run());
+    const ready = Date.now() + 10_000;
+    while (!(procs[1]?.ready && procs[2]?.ready) && Date.now() < ready)
+      await new Promise((r) => setTimeout(r, 20));
+    running.push((procs[0] as BotProcess).run());
 
     const bad = Array.from({ length: N }, (_, i) => i).filter((i) => comment(i) === "bad");
     const good = N - bad.length;
