@@ -18,7 +18,15 @@ const GRACE_MS = Number(process.env.PETREL_STOP_GRACE_MS ?? 25_000);
 function loadConfig(file: string | undefined): ProcessConfig {
   const text = file ? readFileSync(file, "utf8") : process.env.PETREL_BOT_CONFIG;
   if (!text) throw new Error("no bot configuration: pass --config FILE or set PETREL_BOT_CONFIG");
-  return asProcessConfig(AnyProcessConfig.parse(JSON.parse(text)));
+  const config = asProcessConfig(AnyProcessConfig.parse(JSON.parse(text)));
+  // Where several bot processes share one network namespace (a test agent playing the kubelet).
+  const port = process.env.PETREL_METRICS_PORT;
+  if (port !== undefined) {
+    if (!/^\d+$/.test(port) || Number(port) > 65535)
+      throw new Error(`PETREL_METRICS_PORT is not a port: ${port}`);
+    config.metricsPort = Number(port);
+  }
+  return config;
 }
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
