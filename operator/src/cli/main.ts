@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerClusterCommands } from "./cluster/commands.ts";
 import { registerDlqCommands } from "./dlq.ts";
 import { registerEventCommands } from "./event-commands.ts";
+import { registerImportCommands } from "./import.ts";
 import { registerUpCommands } from "./up.ts";
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerDlqCommands(program);
   registerUpCommands(program);
   registerClusterCommands(program);
+  registerImportCommands(program);
   return program;
 }
 
