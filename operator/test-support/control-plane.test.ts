@@ -82,6 +82,16 @@ describe("test control plane (etcd + kube-apiserver)", () => {
     expect(viaKubectl).toBe("blocklist.de");
   });
 
+  it("authenticates the kubeconfig's admin by client certificate, as envtest does", async () => {
+    const whoami = JSON.parse(await plane.kubectl(["auth", "whoami", "-o", "json"])) as {
+      status: { userInfo: { username: string; groups: string[] } };
+    };
+    expect(whoami.status.userInfo.username).toBe("petrel-admin");
+    expect(whoami.status.userInfo.groups).toContain("system:masters");
+    expect(plane.kubeConfig.getCurrentUser()?.certData).toBeTruthy();
+    expect(plane.kubeConfig.getCurrentUser()?.token).toBeUndefined();
+  });
+
   it("authenticates by token and authorizes with RBAC", async () => {
     const stranger = new KubeConfig();
     stranger.loadFromOptions({

@@ -4,8 +4,8 @@
 // it is the API server alone, with admission, validation, RBAC, CRDs and server-side apply.
 // The binaries come from scripts/ensure-kube-control-plane.sh (built from Go modules, cached).
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { generateKeyPairSync, randomUUID, X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -125,14 +125,85 @@ function httpsStatus(url: string, ca: string, token: string): Promise<number> {
   });
 }
 
-/** The self-signed CA among the certificates kube-apiserver generated for itself in --cert-dir. */
-function servingCa(certFile: string): string {
-  const pems = readFileSync(certFile, "utf8").match(
-    /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+interface Certificates {
+  caFile: string;
+  ca: string;
+  servingCert: string;
+  servingKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/**
+ * Certificates as envtest makes them: a throw-away CA, the API server's serving certificate for the
+ * loopback address, and an admin client certificate (organisation system:masters) the API server
+ * trusts through --client-ca-file. P-256 keys: quick to generate.
+ */
+function generateCertificates(dir: string): Certificates {
+  const file = (name: string) => join(dir, name);
+  const openssl = (args: string[]) => {
+    try {
+      execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    } catch (error) {
+      throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${(error as Error).message}`);
+    }
+  };
+  const key = (name: string) =>
+    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file(name)]);
+  key("ca.key");
+  openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    "ca.key",
+    "-subj",
+    "/CN=petrel-test-ca",
+    "-days",
+    "2",
+    "-out",
+    "ca.crt",
+  ]);
+  const sign = (name: string, subject: string, extensions: string) => {
+    key(`${name}.key`);
+    openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`]);
+    writeFileSync(file(`${name}.ext`), extensions);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.crt`,
+    ]);
+  };
+  sign(
+    "apiserver",
+    "/CN=kube-apiserver",
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
   );
-  const ca = pems?.find((pem) => new X509Certificate(pem).ca);
-  if (!ca) throw new Error(`no CA certificate in ${certFile}`);
-  return `${ca}\n`;
+  sign(
+    `client-${ADMIN_USER}`,
+    `/O=system:masters/CN=${ADMIN_USER}`,
+    "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n",
+  );
+  return {
+    caFile: file("ca.crt"),
+    ca: readFileSync(file("ca.crt"), "utf8"),
+    servingCert: file("apiserver.crt"),
+    servingKey: file("apiserver.key"),
+    clientCert: file(`client-${ADMIN_USER}.crt`),
+    clientKey: file(`client-${ADMIN_USER}.key`),
+  };
 }
 
 async function terminate(proc: Managed, timeoutMs: number): Promise<void> {
@@ -200,10 +271,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return res.ok && ((await res.json()) as { health?: string }).health === "true";
     });
 
-    // kube-apiserver: a static bearer token for the admin (system:masters passes every RBAC check),
-    // a fresh service-account signing key, and a serving certificate it generates in --cert-dir.
+    // kube-apiserver as envtest starts it: generated certificates (a CA, the serving certificate, an
+    // admin client certificate in system:masters, which passes every RBAC check), a fresh
+    // service-account signing key; also a static bearer token for the same admin (tests of token
+    // authentication and tools that cannot present a client certificate).
     const token = `petrel-${randomUUID()}`;
     const certDir = join(dir, "certs");
+    mkdirSync(certDir);
+    const certs = generateCertificates(certDir);
     const tokenFile = join(dir, "tokens.csv");
     writeFileSync(tokenFile, `${token},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, { mode: 0o600 });
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -218,6 +293,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       [
         `--etcd-servers=${etcdUrl}`,
         `--cert-dir=${certDir}`,
+        `--tls-cert-file=${certs.servingCert}`,
+        `--tls-private-key-file=${certs.servingKey}`,
+        `--client-ca-file=${certs.caFile}`,
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
         `--secure-port=${apiPort}`,
@@ -238,8 +316,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     processes.push(apiserver);
     await waitFor(apiserver, `listening on ${apiPort}`, startTimeoutMs, listening(apiPort));
-    const certFile = join(certDir, "apiserver.crt");
-    const ca = servingCa(certFile);
+    const ca = certs.ca;
     await waitFor(
       apiserver,
       "ready (/readyz)",
@@ -250,7 +327,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
       clusters: [{ name: "petrel-test", server, caData: Buffer.from(ca).toString("base64") }],
-      users: [{ name: "admin", token }],
+      users: [
+        {
+          name: "admin",
+          certData: readFileSync(certs.clientCert).toString("base64"),
+          keyData: readFileSync(certs.clientKey).toString("base64"),
+        },
+      ],
       contexts: [{ name: "petrel-test", cluster: "petrel-test", user: "admin" }],
       currentContext: "petrel-test",
     });
