@@ -5,6 +5,7 @@
 // is stale. The CRDs themselves are written by operator/src/crds/generate.ts (`npm run crds`).
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { EVENT_MODEL_DEVIATIONS } from "../bot-runtime/src/event/deviations.ts";
 import { EVENT_FIELDS, type FieldSpec, REPORT_FIELDS } from "../bot-runtime/src/event/harmonization.ts";
 import {
@@ -13,6 +14,8 @@ import {
   TAXONOMY_ALIASES,
 } from "../bot-runtime/src/event/taxonomy.ts";
 import { FIELD_TYPES } from "../bot-runtime/src/event/types.ts";
+import { COMMON_PARAMETERS } from "../bot-runtime/src/sdk/common-parameters.ts";
+import { ALL_BOTS } from "../bots/index.ts";
 import { CATEGORY, GROUP, openApiSchema, RESOURCES, VERSION } from "../operator/src/crds/crd.ts";
 import { type JsonSchema, walkSchema } from "../operator/src/crds/structural.ts";
 
@@ -241,11 +244,105 @@ export function resourcesDoc(): string {
   return lines.join("\n");
 }
 
+const BOTS_BEGIN = "<!-- generated:bot-deviations -->";
+const BOTS_END = "<!-- end:bot-deviations -->";
+
+/** The deliberate differences declared by bot modules (BotModule.deviations), between markers. */
+export function botDeviationsBlock(current: string): string {
+  const rows = ALL_BOTS.flatMap((bot) =>
+    (bot.deviations ?? []).map(
+      (d) => `| \`${bot.id}\` | \`${d.id}\` | ${cell(d.summary)} | ${cell(d.reason)} |`,
+    ),
+  );
+  const block = [
+    BOTS_BEGIN,
+    ...(rows.length === 0
+      ? ["No bot differs from the IntelMQ bot it replaces."]
+      : ["| bot | id | difference | why |", "|---|---|---|---|", ...rows]),
+    BOTS_END,
+  ].join("\n");
+  const start = current.indexOf(BOTS_BEGIN);
+  const end = current.indexOf(BOTS_END);
+  if (start < 0 || end < 0)
+    throw new Error(`docs/compatibility.md lacks the ${BOTS_BEGIN} … ${BOTS_END} markers`);
+  return current.slice(0, start) + block + current.slice(end + BOTS_END.length);
+}
+
+/** The text of a zod schema's type, briefly (for the parameter tables). */
+function parameterType(schema: z.ZodType): string {
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const describe = (node: Record<string, unknown>): string => {
+    if (Array.isArray(node.enum)) return node.enum.map((v) => `\`${JSON.stringify(v)}\``).join(" \\| ");
+    if (Array.isArray(node.anyOf))
+      return (node.anyOf as Record<string, unknown>[]).map(describe).join(" or ");
+    if (node.type === "array") return `list of ${describe((node.items as Record<string, unknown>) ?? {})}`;
+    if (node.type === "object") return "object";
+    return typeof node.type === "string" ? node.type : "any";
+  };
+  return describe(json);
+}
+
+/** docs/bots.md: every bot of the catalogue with its IntelMQ modules and parameters. */
+export function botsDoc(): string {
+  const lines = [
+    "# Bots",
+    "",
+    "Generated from the bot modules (`npm run docs`); each bot's parameter schema is the one Bot resources",
+    "are validated against. A Bot's `module` is the catalogue id or one of the IntelMQ module paths it",
+    "replaces. Parameters common to all bots of a kind (feed fields of collectors, `default_fields` of",
+    "parsers, …) are listed at the end.",
+    "",
+    "| id | kind | replaces | what it does |",
+    "|---|---|---|---|",
+    ...ALL_BOTS.map(
+      (b) =>
+        `| [\`${b.id}\`](#${b.id.replace(/[^a-z0-9_-]/gi, "").toLowerCase()}) | ${b.kind} | ${b.intelmqModules.map((m) => `\`${m}\``).join("<br>")} | ${cell(b.description)} |`,
+    ),
+    "",
+  ];
+  for (const bot of ALL_BOTS) {
+    lines.push(`## \`${bot.id}\``, "", bot.description, "");
+    const shape = bot.parameters.shape as Record<string, z.ZodType>;
+    const names = Object.keys(shape);
+    if (names.length === 0) lines.push("No parameters of its own.", "");
+    else {
+      lines.push("| parameter | type | default | description |", "|---|---|---|---|");
+      for (const name of names) {
+        const field = shape[name] as z.ZodType;
+        const def = (field as unknown as { _zod?: { def?: { defaultValue?: unknown } } })._zod?.def
+          ?.defaultValue;
+        lines.push(
+          `| \`${name}\` | ${parameterType(field)} | ${def === undefined ? "" : `\`${cell(JSON.stringify(def))}\``} | ${cell(field.description ?? "")} |`,
+        );
+      }
+      lines.push("");
+    }
+    if (bot.deviations?.length) {
+      lines.push("Differences from IntelMQ: see [compatibility.md](compatibility.md).", "");
+    }
+  }
+  lines.push("## Parameters of every bot of a kind", "");
+  for (const [kind, schema] of Object.entries(COMMON_PARAMETERS)) {
+    const shape = schema.shape as Record<string, z.ZodType>;
+    lines.push(`### ${kind}s`, "", "| parameter | type | default | description |", "|---|---|---|---|");
+    for (const [name, field] of Object.entries(shape)) {
+      const def = (field as unknown as { _zod?: { def?: { defaultValue?: unknown } } })._zod?.def
+        ?.defaultValue;
+      lines.push(
+        `| \`${name}\` | ${parameterType(field)} | ${def === undefined ? "" : `\`${cell(JSON.stringify(def))}\``} | ${cell(field.description ?? "")} |`,
+      );
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
 export function generatedDocs(): Map<string, string> {
   const compat = `${root}docs/compatibility.md`;
   return new Map([
     [`${root}docs/event-format.md`, eventFormatDoc()],
-    [compat, compatibilityDoc(readFileSync(compat, "utf8"))],
+    [compat, botDeviationsBlock(compatibilityDoc(readFileSync(compat, "utf8")))],
+    [`${root}docs/bots.md`, botsDoc()],
     [`${root}docs/resources.md`, resourcesDoc()],
   ]);
 }

@@ -27,6 +27,16 @@ export interface BotContext {
   state(bucket: string, options?: { ttlMs?: number }): Promise<StateStore>;
 }
 
+/** A deliberate difference from the IntelMQ bot a module replaces (listed in docs/compatibility.md). */
+export interface BotDeviation {
+  /** A short kebab-case name, asserted by the bot's differential test. */
+  readonly id: string;
+  /** What differs, in one sentence. */
+  readonly summary: string;
+  /** Why Petrel differs. */
+  readonly reason: string;
+}
+
 interface ModuleBase<S extends z.ZodObject> {
   /** Catalogue id, e.g. "experts.taxonomy". */
   readonly id: string;
@@ -35,6 +45,8 @@ interface ModuleBase<S extends z.ZodObject> {
   readonly description: string;
   /** Parameter schema (IntelMQ's parameter names, with defaults and descriptions). */
   readonly parameters: S;
+  /** Deliberate differences from the IntelMQ bot, each asserted by name in the bot's tests. */
+  readonly deviations?: readonly BotDeviation[];
 }
 
 /** A message for a named path ("_default" when a bare message is returned). */
