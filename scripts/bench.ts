@@ -2,17 +2,18 @@
 // because shared machines are noisy. Paste the printed tables into docs/benchmarks.md with date and machine.
 //   --quick          short runs (smaller workloads, one repetition)
 //   --vs-intelmq     also run IntelMQ 3.5 (its venv and a private redis-server) on the same workloads
-//   --only a,b       only these suites: event-model, experts, chain, memory
+//   --only a,b       only these suites: event-model, exclusions, experts, chain, memory
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { benchEventModel } from "../bench/event-model.bench.ts";
+import { benchExclusions } from "../bench/exclusions.bench.ts";
 import { formatResults } from "../bench/harness.ts";
 import { intelmqPython } from "../bench/runtime/intelmq.ts";
 import { benchChain, benchExperts, benchParserMemory } from "../bench/runtime.bench.ts";
 import { natsServerBinary } from "../bot-runtime/test-support/nats-server.ts";
 
-const SUITES = ["event-model", "experts", "chain", "memory"] as const;
+const SUITES = ["event-model", "exclusions", "experts", "chain", "memory"] as const;
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
@@ -61,6 +62,12 @@ console.log(
 if (only.has("event-model")) {
   const seconds = options.quick ? 0.5 : 3;
   console.log(`${formatResults("Event model (22 fields, ~1.2 KB)", benchEventModel(seconds))}\n`);
+}
+if (only.has("exclusions")) {
+  const { results, notes } = benchExclusions(options.quick ? 0.5 : 3);
+  console.log(
+    `${formatResults("Exclusions: 10,000 rules", results)}\n\n${notes.map((n) => `- ${n}`).join("\n")}\n`,
+  );
 }
 if (only.has("experts")) console.log(`${await benchExperts(options)}\n`);
 if (only.has("chain")) console.log(`${await benchChain(options)}\n`);
