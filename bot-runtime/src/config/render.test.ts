@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { botSubject, pipelineNames, renderBotConfig } from "./render.ts";
+import { botSubject, parameterEnvName, parametersWithEnv, pipelineNames, renderBotConfig } from "./render.ts";
 import { Bot, Pipeline } from "./resources.ts";
 
 const pipeline = Pipeline.parse({
@@ -67,5 +67,44 @@ describe("renderBotConfig", () => {
     expect(() =>
       renderBotConfig(bot({ pipeline: "other", module: "x" }), pipeline, { hasInput: true }),
     ).toThrow(/belongs to pipeline other/);
+  });
+});
+
+describe("parameters from the environment (parametersFrom on Kubernetes)", () => {
+  const withSecrets = bot({
+    pipeline: "cert-feeds",
+    module: "collectors.file",
+    parameters: { path: "/data" },
+    parametersFrom: [
+      { parameter: "http_password", secretKeyRef: { name: "feed", key: "password" } },
+      { parameter: "http.password", secretKeyRef: { name: "feed", key: "other" } },
+    ],
+  });
+
+  it("names one environment variable per parameter, only when asked to", () => {
+    const config = renderBotConfig(withSecrets, pipeline, { hasInput: false, parametersFromEnv: true });
+    expect(config.parametersFromEnv).toEqual({
+      http_password: "PETREL_PARAM_DEDUP_HTTP_PASSWORD",
+      "http.password": "PETREL_PARAM_DEDUP_HTTP_PASSWORD_2",
+    });
+    expect(parameterEnvName("feed-a", "x.y")).toBe("PETREL_PARAM_FEED_A_X_Y");
+    // Local mode puts the values into parameters itself.
+    expect(renderBotConfig(withSecrets, pipeline, { hasInput: false }).parametersFromEnv).toBeUndefined();
+  });
+
+  it("fills the parameters from the environment and names a variable that is missing", () => {
+    const config = renderBotConfig(withSecrets, pipeline, { hasInput: false, parametersFromEnv: true });
+    const env = { PETREL_PARAM_DEDUP_HTTP_PASSWORD: "s3cret", PETREL_PARAM_DEDUP_HTTP_PASSWORD_2: "other" };
+    expect(parametersWithEnv(config, env)).toEqual({
+      path: "/data",
+      http_password: "s3cret",
+      "http.password": "other",
+    });
+    expect(config.parameters).toEqual({ path: "/data" });
+    expect(() => parametersWithEnv(config, {})).toThrow(
+      "bot dedup: parameter http_password comes from environment variable PETREL_PARAM_DEDUP_HTTP_PASSWORD, which is not set",
+    );
+    const plain = renderBotConfig(withSecrets, pipeline, { hasInput: false });
+    expect(parametersWithEnv(plain, {})).toBe(plain.parameters);
   });
 });

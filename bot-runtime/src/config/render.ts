@@ -49,6 +49,11 @@ export const RuntimeConfig = z.object({
   /** Collectors: cron expression (UTC) of the runs; wins over intervalMs. */
   schedule: z.string().optional(),
   metricsPort: z.number().int().min(0).max(65535),
+  /**
+   * Parameters whose values the process takes from environment variables (parameter → variable name):
+   * on Kubernetes, a Bot's parametersFrom Secrets reach the pod as environment variables.
+   */
+  parametersFromEnv: z.record(z.string(), z.string()).optional(),
   /** Messages pulled per batch and the bound on messages in flight (back-pressure). */
   batchSize: z.number().int().min(1).default(256),
   maxInFlight: z.number().int().min(1).default(2048),
@@ -169,6 +174,51 @@ export interface RenderOptions {
   credentialsFile?: string;
   /** Whether the bot has an input queue (collectors do not). */
   hasInput: boolean;
+  /**
+   * Take the parametersFrom parameters from environment variables (parametersFromEnv; the operator puts
+   * the Secrets there). Without it the caller has put their values into spec.parameters (local mode).
+   */
+  parametersFromEnv?: boolean;
+}
+
+/** The environment variable carrying a parameter of a bot from a Secret: PETREL_PARAM_<BOT>_<PARAMETER>. */
+export function parameterEnvName(bot: string, parameter: string): string {
+  const token = (text: string) => text.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+  return `PETREL_PARAM_${token(bot)}_${token(parameter)}`;
+}
+
+/** parametersFromEnv of a bot: one variable per parameter, numbered when two names map to the same one. */
+function envParameters(bot: BotResource): Record<string, string> {
+  const out: Record<string, string> = {};
+  const used = new Set<string>();
+  for (const { parameter } of bot.spec.parametersFrom) {
+    const base = parameterEnvName(bot.metadata.name, parameter);
+    let name = base;
+    for (let n = 2; used.has(name); n++) name = `${base}_${n}`;
+    used.add(name);
+    out[parameter] = name;
+  }
+  return out;
+}
+
+/** A bot's parameters with those of parametersFromEnv read from `env`; a variable that is not set is an error. */
+export function parametersWithEnv(
+  config: RuntimeConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
+  const from = config.parametersFromEnv;
+  if (!from) return config.parameters;
+  const parameters = { ...config.parameters };
+  for (const [parameter, variable] of Object.entries(from)) {
+    const value = env[variable];
+    if (value === undefined) {
+      throw new Error(
+        `bot ${config.bot}: parameter ${parameter} comes from environment variable ${variable}, which is not set`,
+      );
+    }
+    parameters[parameter] = value;
+  }
+  return parameters;
 }
 
 export function renderBotConfig(
@@ -211,6 +261,8 @@ export function renderBotConfig(
     batchSize: 256,
     maxInFlight: 2048,
   };
+  if (options.parametersFromEnv && spec.parametersFrom.length > 0)
+    config.parametersFromEnv = envParameters(bot);
   if (spec.schedule !== undefined) config.schedule = spec.schedule;
   if (spec.interval !== undefined) config.intervalMs = durationMs(spec.interval);
   else if (typeof intervalSeconds === "number") config.intervalMs = intervalSeconds * 1000;

@@ -223,4 +223,38 @@ describe("bot process on JetStream", () => {
     expect(letter.error).toMatch(/max_payload/);
     expect(JSON.parse(letter.message).comment).toBe("big");
   });
+  it("takes parameters named in parametersFromEnv from the environment, and fails naming a missing one", async () => {
+    const tagger = defineExpert({
+      id: "test.tagger",
+      intelmqModules: [],
+      kind: "expert",
+      description: "sets extra.tag from its parameter",
+      parameters: z.object({ tag: z.string() }),
+      create: (params) => ({
+        process(event) {
+          event.add("extra.tag", params.tag);
+          return event;
+        },
+      }),
+    });
+    const [config] = await setup("env-params", [["tagger", "test.tagger", { _default: ["sink"] }]], ["sink"]);
+    const fromEnv = { ...(config as RuntimeConfig), parametersFromEnv: { tag: "PETREL_TEST_TAGGER_TAG" } };
+    const missing = start(fromEnv, tagger as never);
+    await expect(missing.done).rejects.toThrow(
+      "parameter tag comes from environment variable PETREL_TEST_TAGGER_TAG, which is not set",
+    );
+    process.env.PETREL_TEST_TAGGER_TAG = "from-a-secret";
+    try {
+      const e = new Event();
+      e.add("comment", "x");
+      await publishEvents("env-params", "tagger", [e]);
+      const running = start(fromEnv, tagger as never);
+      const out = await drain("env-params", "sink", 1);
+      running.proc.stop();
+      await running.done;
+      expect(JSON.parse(out[0] as string)["extra.tag"]).toBe("from-a-secret");
+    } finally {
+      delete process.env.PETREL_TEST_TAGGER_TAG;
+    }
+  });
 });

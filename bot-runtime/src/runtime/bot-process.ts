@@ -16,7 +16,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Cron } from "croner";
 import type { Logger } from "pino";
-import type { RuntimeConfig } from "../config/render.ts";
+import { parametersWithEnv, type RuntimeConfig } from "../config/render.ts";
 import { type Event, FieldError, type Message, parseMessage, type Report } from "../event/message.ts";
 import type { BotContext, BotModule, Output, StateStore } from "../sdk/bot.ts";
 import { type CollectorCommon, type ParserCommon, parameterSchema } from "../sdk/common-parameters.ts";
@@ -185,7 +185,7 @@ export class BotProcess {
   /** Connects, runs until stop() is called (or a fatal error), then drains. */
   async run(): Promise<void> {
     const config = this.#config;
-    const params = parameterSchema(this.#module).parse(config.parameters) as Record<string, unknown>;
+    const params = parameterSchema(this.#module).parse(parametersWithEnv(config)) as Record<string, unknown>;
     this.#nc = await connectNats({
       servers: config.nats.servers,
       name: `petrel-${config.pipeline}-${config.bot}`,

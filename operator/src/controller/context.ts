@@ -1,0 +1,26 @@
+// What the reconcilers share: the API writer, the informer caches, the NATS connections, the queue (to
+// ask for other reconciles), the memory of what was applied, and settings.
+import type { Logger } from "pino";
+import type { AppliedMemo } from "./apply.ts";
+import type { Caches } from "./informers.ts";
+import type { Kube } from "./kube.ts";
+import type { NatsPool } from "./nats-pool.ts";
+import type { ModuleLookup } from "./validate.ts";
+
+export interface ControllerContext {
+  kube: Kube;
+  caches: Caches;
+  nats: NatsPool;
+  applied: AppliedMemo;
+  enqueue(key: string): void;
+  log: Logger;
+  lookup: ModuleLookup;
+  /** Image of bots that name none (flag --bot-image); undefined: such bots are reported. */
+  defaultImage: string | undefined;
+  now(): Date;
+}
+
+/** A reconcile's outcome: done, or to be repeated after a delay (errors are thrown). */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
