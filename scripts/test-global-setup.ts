@@ -18,6 +18,13 @@ export default function setup(): void {
       stdio: ["ignore", "pipe", "inherit"],
     }).trim();
   }
+  if (!process.env.PETREL_HELM) {
+    // helm for the chart tests (e2e/deploy/chart.test.ts; one-time build).
+    process.env.PETREL_HELM = execFileSync("bash", [`${root}scripts/ensure-helm.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  }
   if (!process.env.PETREL_ORACLE_PYTHON) {
     process.env.PETREL_ORACLE_PYTHON = execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
       encoding: "utf8",
