@@ -13,6 +13,7 @@ export function pipelineNames(pipeline: string) {
     deadLetterSubjects: `petrel.${pipeline}.dlq.>`,
     stateBucketPrefix: `petrel_${pipeline.replace(/-/g, "_")}`,
     exclusionBucket: `petrel_${pipeline.replace(/-/g, "_")}_exclusions`,
+    exclusionStatsBucket: `petrel_${pipeline.replace(/-/g, "_")}_exclusion_stats`,
   };
 }
 

@@ -29,6 +29,7 @@ import {
   WrongMessageTypeError,
 } from "../sdk/processor.ts";
 import { CompletedInputs } from "./completed-inputs.ts";
+import { ExclusionWatch } from "./exclusion-watch.ts";
 import { connectNats } from "./jetstream.ts";
 import { KvCreateFastPath } from "./kv-create.ts";
 import type { BotMetrics } from "./metrics.ts";
@@ -159,6 +160,8 @@ export class BotProcess {
   #batchTimer?: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   #output?: Output;
+  /** Experts and outputs: the pipeline's exclusions that apply at this bot. */
+  #exclusions?: ExclusionWatch;
 
   constructor(deps: BotProcessDeps) {
     this.#config = deps.config;
@@ -205,6 +208,17 @@ export class BotProcess {
       state: (bucket, options) => this.#state(bucket, options?.ttlMs),
     };
     try {
+      if (this.#module.kind === "expert" || this.#module.kind === "output") {
+        this.#exclusions = new ExclusionWatch({
+          nc: this.#nc,
+          pipeline: config.pipeline,
+          bot: config.bot,
+          kind: this.#module.kind,
+          log: this.#log,
+          matches: this.#metrics.exclusionMatches,
+        });
+        await this.#exclusions.start();
+      }
       switch (this.#module.kind) {
         case "collector":
           await this.#runCollector(
@@ -233,6 +247,7 @@ export class BotProcess {
       await this.#publisher.close();
       this.#flush();
       this.#kvCreate?.close();
+      await this.#exclusions?.stop();
       await this.#nc.drain();
     }
     if (this.#fatal) throw this.#fatal;
@@ -463,6 +478,14 @@ export class BotProcess {
       return this.#deadLetter(m, error, "invalid-message", m.data);
     }
     const seq = m.info.streamSequence;
+    if (
+      this.#exclusions &&
+      this.#excluded(input, `${this.#config.bot}:${seq}`, () => {
+        this.#completed.completed(key);
+        this.#ackLater(m);
+      })
+    )
+      return undefined;
     let outputIndex = 0;
     let rejectIndex = 0;
     const tracker = new InputTracker(() => {
@@ -561,6 +584,25 @@ export class BotProcess {
     return wait;
   }
 
+  /**
+   * Applies the pipeline's exclusions to an input. A dropped input, or one rerouted to the exclusion's
+   * path, is finished here (`done` runs once the rerouted copy is stored) and true is returned; marks
+   * change the message, which then goes on (false).
+   */
+  #excluded(message: Message, id: string, done: () => void): boolean {
+    const verdict = this.#exclusions?.apply(message);
+    if (!verdict || verdict.kind === "pass") return false;
+    if (verdict.kind === "drop") {
+      this.#metrics.dropped.inc({ reason: "excluded" });
+      done();
+      return true;
+    }
+    const tracker = new InputTracker(done);
+    void this.#publishRouted(verdict.path, message, `${id}:x`, tracker);
+    tracker.finish();
+    return true;
+  }
+
   // ---- hand-overs from bots of the same process ----
 
   /**
@@ -596,6 +638,7 @@ export class BotProcess {
   }
 
   #processHanded(message: Message, id: string, finished: () => void): void {
+    if (this.#exclusions && this.#excluded(message, `${this.#config.bot}:${id}`, finished)) return;
     const started = performance.now();
     // Kept for a failure: the handler may have changed the message before it failed.
     const original = message.copy();
@@ -798,6 +841,8 @@ export class BotProcess {
     for (const item of items) {
       if (item instanceof HandedOver) {
         if (item.message.kind === "Event") {
+          if (this.#exclusions && this.#excluded(item.message, `${this.#config.bot}:${item.id}`, item.done))
+            continue;
           events.push(item.message as Event);
           accepted.push(item);
         } else {
@@ -810,6 +855,12 @@ export class BotProcess {
       try {
         const message = parseMessage(decoder.decode(m.data));
         if (message.kind !== "Event") throw new WrongMessageTypeError("Event", message.kind);
+        const done = () => {
+          this.#completed.completed(CompletedInputs.key(m));
+          m.ack();
+        };
+        if (this.#exclusions && this.#excluded(message, `${this.#config.bot}:${m.info.streamSequence}`, done))
+          continue;
         events.push(message as Event);
         accepted.push(m);
       } catch (error) {

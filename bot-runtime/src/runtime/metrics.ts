@@ -20,6 +20,7 @@ export class ProcessMetrics {
   readonly backlog: Gauge<"bot">;
   readonly lastSuccess: Gauge<"bot">;
   readonly collectorRuns: Counter<"bot" | "result">;
+  readonly exclusionMatches: Counter<"bot" | "exclusion">;
 
   /** `process`: the bot's name, or the name of the process a chain of bots shares. */
   constructor(labels: { pipeline: string; process: string }) {
@@ -99,6 +100,12 @@ export class ProcessMetrics {
       labelNames: ["bot", "result"],
       registers,
     });
+    this.exclusionMatches = new Counter({
+      name: "petrel_exclusion_matches_total",
+      help: "Events an Exclusion matched at this bot (dropped, marked or rerouted), by exclusion.",
+      labelNames: ["bot", "exclusion"],
+      registers,
+    });
   }
 }
 
@@ -122,6 +129,7 @@ export class BotMetrics {
   readonly backlog: { set(value: number): void };
   readonly lastSuccess: { set(value: number): void };
   readonly collectorRuns: BotCounter<"result">;
+  readonly exclusionMatches: BotCounter<"exclusion">;
 
   constructor(
     labels: { pipeline: string; bot: string; module: string; kind: string },
@@ -145,6 +153,7 @@ export class BotMetrics {
     this.redeliveries = plain(p.redeliveries);
     this.publishRetries = labelled(p.publishRetries);
     this.collectorRuns = labelled(p.collectorRuns);
+    this.exclusionMatches = labelled(p.exclusionMatches);
     this.duration = p.duration.labels(bot);
     this.backlog = p.backlog.labels(bot);
     this.lastSuccess = p.lastSuccess.labels(bot);

@@ -316,7 +316,9 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
       // A close match is the likely fix; otherwise list what exists while the list is short.
       const hint =
         suggestion(spec.module, moduleIds) ||
-        (moduleIds.length <= 40 ? `; known modules: ${moduleIds.join(", ")}` : "");
+        (moduleIds.length <= 40
+          ? `; known modules: ${moduleIds.join(", ")}`
+          : `; the ${moduleIds.length} known modules are listed in docs/bots.md`);
       problems.push(
         `${where(doc, ["spec", "module"])}: spec.module: unknown module ${JSON.stringify(spec.module)}${hint}`,
       );
