@@ -1,5 +1,3 @@
-// Runs a report through a Petrel parser (the runtime's parserProcessor) and through IntelMQ's own parser
-// (library mode, in the oracle venv), so parser tests can compare both event by event.
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { type Event, Report } from "../src/event/message.ts";
@@ -17,6 +15,8 @@ export interface ParseOutcome {
   errors: string[];
   /** Set when the whole report failed. */
   exception?: string;
+  /** IntelMQ only, with `exception`: what the bot had sent before it raised. */
+  sentBefore?: { events: Record<string, unknown>[]; errors: string[] };
 }
 
 export const TEST_OBSERVATION = "2024-05-01T10:00:00+00:00";
@@ -82,11 +82,18 @@ interface OracleOutput {
   events?: Record<string, unknown>[];
   errors?: Record<string, unknown>[];
   exception?: string;
+  events_before?: Record<string, unknown>[];
+  errors_before?: Record<string, unknown>[];
 }
 
 export interface OracleCase {
   params: Record<string, unknown>;
   report: Report;
+  /**
+   * Build a new IntelMQ bot for this case instead of reusing one with the same parameters: some IntelMQ
+   * parsers keep state from one report to the next (a Last-Modified time, the format of the last header).
+   */
+  fresh?: boolean;
 }
 
 /** Runs each case's report through IntelMQ's parser `intelmqModule` with the case's parameters (one python). */
@@ -96,11 +103,45 @@ export async function intelmqParse(
 ): Promise<ParseOutcome[]> {
   const outputs = await runOracle<unknown, OracleOutput>(
     driver,
-    cases.map(({ params, report }) => ({ module: intelmqModule, params, report: report.toDict() })),
+    cases.map(({ params, report, fresh }) => ({
+      module: intelmqModule,
+      params,
+      report: report.toDict(),
+      ...(fresh ? { fresh: true } : {}),
+    })),
   );
   return outputs.map((out) => ({
     events: out.events ?? [],
     errors: (out.errors ?? []).map(decodeRaw),
-    ...(out.exception ? { exception: out.exception } : {}),
+    ...(out.exception
+      ? {
+          exception: out.exception,
+          sentBefore: {
+            events: out.events_before ?? [],
+            errors: (out.errors_before ?? []).map(decodeRaw),
+          },
+        }
+      : {}),
   }));
+}
+
+/**
+ * The id of a deliberate difference the module declares (BotModule.deviations), for naming the test that
+ * asserts it; throws when the module does not declare it, so a test cannot assert an undeclared one.
+ */
+export function declaredDeviation(
+  module: { id: string; deviations?: readonly { id: string }[] },
+  id: string,
+): string {
+  if (!module.deviations?.some((d) => d.id === id)) {
+    throw new Error(`${module.id} does not declare the deviation ${id}`);
+  }
+  return id;
+}
+
+/** A copy of the report with another raw (the same feed fields and time.observation). */
+export function withRaw(report: Report, raw: string): Report {
+  const copy = new Report(JSON.parse(report.serialize()) as Record<string, unknown>);
+  copy.add("raw", raw, { overwrite: true });
+  return copy;
 }

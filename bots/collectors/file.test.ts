@@ -1,12 +1,16 @@
 // The file collector: reports as IntelMQ's file collector makes them (chunking compared with IntelMQ's
-// generate_reports), and files removed only after all their reports were emitted.
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+// generate_reports), files locked by another process skipped, files removed only after all their
+// reports were stored (on a real nats-server too), and large files streamed (memory measured).
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../bot-runtime/src/event/message.ts";
 import type { Collector } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
+import { runCollector } from "../../bot-runtime/test-support/collector-runtime.ts";
 import { testContext } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import fileCollector from "./file.ts";
@@ -54,6 +58,42 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
+
+const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const run = promisify(execFile);
+
+/**
+ * Runs the collector over `directory` in a separate Node.js process with --expose-gc; while each
+ * report is being "stored" it collects garbage and samples memory. Returns the peak growth over the
+ * start of what is still referenced (V8 heap + array buffers; Node.js keeps large strings outside both, so RSS is measured too) and of the RSS.
+ */
+async function measureCollect(directory: string, chunkSize: number | null) {
+  const url = (path: string) => new URL(path, import.meta.url).href;
+  const script = `
+    import module from ${JSON.stringify(url("./file.ts"))};
+    import { parameterSchema } from ${JSON.stringify(url("../../bot-runtime/src/sdk/common-parameters.ts"))};
+    import { testContext } from ${JSON.stringify(url("../../bot-runtime/test-support/parser-oracle.ts"))};
+    const params = parameterSchema(module).parse({ path: ${JSON.stringify(directory)}, chunk_size: ${chunkSize} });
+    const collector = await module.create(params, testContext());
+    globalThis.gc();
+    const base = process.memoryUsage();
+    const held = (m) => m.heapUsed + m.arrayBuffers;
+    let retained = 0, rss = 0, reports = 0, bytes = 0;
+    await collector.collect(async (report) => {
+      reports++;
+      bytes += report.get("raw").length;
+      rss = Math.max(rss, process.memoryUsage().rss - base.rss);
+      globalThis.gc();
+      retained = Math.max(retained, held(process.memoryUsage()) - held(base));
+    });
+    console.log(JSON.stringify({ retained, rss, reports, bytes }));
+  `;
+  const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname;
+  const { stdout } = await run(node, ["--expose-gc", "--input-type=module", "-e", script], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout) as { retained: number; rss: number; reports: number; bytes: number };
+}
 
 describe("collectors.file", () => {
   it("makes one report per matching file, with feed.url and extra.file_name", async () => {
@@ -181,6 +221,94 @@ describe("collectors.file", () => {
     expect(archived).toHaveLength(2);
     expect(archived[0]).toBe("feed.csv");
     expect(archived[1]).toMatch(/^feed\.csv\.\d+$/);
+  });
+
+  it("skips a file another process holds a lock on, and holds its own lock while reading", async () => {
+    await writeFile(join(dir, "a.csv"), "a\n");
+    await writeFile(join(dir, "b.csv"), "b\n");
+    // Another writer holds an flock on b.csv (util-linux flock(1), as a shell script would).
+    const holder = spawn("flock", [join(dir, "b.csv"), "sleep", "60"], { stdio: "ignore", detached: true });
+    // flock(1) and its sleep hold the lock together: stop both.
+    const release = () => {
+      try {
+        process.kill(-(holder.pid as number), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    try {
+      await expect
+        .poll(() => spawnSync("flock", ["-n", "-E", "75", join(dir, "b.csv"), "true"]).status)
+        .toBe(75);
+      const c = await collector({ delete_file: true });
+      expect((await collect(c)).map((r) => r.get("extra.file_name"))).toEqual(["a.csv"]);
+      expect(await exists(join(dir, "b.csv"))).toBe(true);
+      release();
+      await expect
+        .poll(() => spawnSync("flock", ["-n", "-E", "75", join(dir, "b.csv"), "true"]).status)
+        .toBe(0);
+      // While the collector waits for its report to be stored, the file is locked.
+      const lockedDuringEmit: Array<number | null> = [];
+      await c.collect(async () => {
+        lockedDuringEmit.push(spawnSync("flock", ["-n", "-E", "75", join(dir, "b.csv"), "true"]).status);
+      });
+      expect(lockedDuringEmit).toEqual([75]);
+      expect(await exists(join(dir, "b.csv"))).toBe(false);
+    } finally {
+      release();
+    }
+  });
+
+  it("on JetStream: keeps the file while nats-server is down and deletes it once its report is stored", async () => {
+    const run = await runCollector(fileCollector, { path: dir, delete_file: true, name: "Files" });
+    try {
+      await writeFile(join(dir, "first.csv"), "ip\n192.0.2.1\n");
+      const [first] = await run.reports(1);
+      expect(first?.get("extra.file_name")).toBe("first.csv");
+      expect(first?.get("feed.name")).toBe("Files");
+      await expect.poll(() => exists(join(dir, "first.csv"))).toBe(false);
+
+      await run.nats.stop();
+      await writeFile(join(dir, "second.csv"), "ip\n192.0.2.2\n");
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await exists(join(dir, "second.csv"))).toBe(true);
+      await run.nats.restart();
+      const [second] = await run.reports(1);
+      expect(decoded(second as Report)).toBe("ip\n192.0.2.2\n");
+      await expect.poll(() => exists(join(dir, "second.csv")), { timeout: 10_000 }).toBe(false);
+      expect(await run.pending()).toBe(0);
+    } finally {
+      await run.dispose();
+    }
+  });
+
+  it("streams a 1M-line file: memory held stays near chunk_size, not the file's size", async () => {
+    const file = join(dir, "million.csv");
+    const out = await open(file, "w");
+    const block: string[] = [];
+    for (let i = 0; i < 1_000_000; i++) {
+      block.push(`198.51.${(i >> 8) & 255}.${i & 255},${i},scanner`);
+      if (block.length === 50_000) {
+        await out.write(`${block.join("\n")}\n`);
+        block.length = 0;
+      }
+    }
+    await out.close();
+    const size = (await stat(file)).size;
+    const measure = (chunkSize: number | null) => measureCollect(dir, chunkSize);
+    const chunked = await measure(1_000_000);
+    const whole = await measure(null);
+    // Printed for docs/benchmarks-style reporting of what was measured.
+    console.log(
+      `file collector, ${size} bytes / 1,000,000 lines: chunk_size 1 MB: ${chunked.reports} reports, peak retained heap+buffers ${mb(chunked.retained)}, peak RSS growth ${mb(chunked.rss)}; whole file: 1 report, peak RSS growth ${mb(whole.rss)} (the file's bytes and its base64 text)`,
+    );
+    expect(chunked.reports).toBeGreaterThanOrEqual(Math.floor(size / 1_000_000));
+    expect(whole).toMatchObject({ reports: 1, bytes: Math.ceil(size / 3) * 4 });
+    // Chunked: what is held while a report is stored is a few chunks, not the file (~29 MB).
+    expect(chunked.retained).toBeLessThan(10 * 1_000_000);
+    expect(chunked.rss).toBeLessThan(size / 2);
+    // Whole: the file's bytes and its report (base64, 4/3 of them) at the peak, nothing more.
+    expect(whole.rss).toBeLessThan(size * 2.6);
   });
 
   it("refuses a path that is not a directory, and an empty postfix with delete_file", async () => {

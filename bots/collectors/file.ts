@@ -1,22 +1,15 @@
 // Reads the files of a directory whose names end in `postfix`, one report per file (or per chunk of
 // chunk_size bytes, cut at line ends, the first line repeated in each), as IntelMQ's file collector.
-// A file is deleted (or moved to move_to) only after every report of it was emitted. Not taken over:
-// IntelMQ skips files another process holds an flock on; Node has no flock.
+// As IntelMQ, a file is read under an exclusive flock(2), and skipped while another process holds a
+// lock on it (taken with util-linux flock(1) on the open file: Node.js has no flock of its own). A
+// file is deleted (or moved to move_to) only after every report of it was stored.
+import { spawn } from "node:child_process";
 import { constants } from "node:fs";
-import {
-  copyFile,
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  stat,
-  unlink,
-} from "node:fs/promises";
+import { copyFile, type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { Report } from "../../bot-runtime/src/event/message.ts";
+import { chunkReports } from "../../bot-runtime/src/sdk/archives.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
 
 const parameters = z.object({
@@ -25,7 +18,7 @@ const parameters = z.object({
     .string()
     .default(".csv")
     .describe("Read files whose names end in this (shell wildcards allowed); empty reads every file."),
-  delete_file: z.boolean().default(false).describe("Delete each file once all its reports are sent."),
+  delete_file: z.boolean().default(false).describe("Delete each file once all its reports are stored."),
   chunk_size: z
     .number()
     .int()
@@ -44,12 +37,12 @@ const parameters = z.object({
     .nullable()
     .optional()
     .describe(
-      "Petrel: move each file into this directory once all its reports are sent (instead of deleting it).",
+      "Petrel: move each file into this directory once all its reports are stored (instead of deleting it).",
     ),
 });
 
 /** Python's fnmatch pattern as a regular expression (full match, case-sensitive as on POSIX). */
-function fnmatchRegex(pattern: string): RegExp {
+export function fnmatchRegex(pattern: string): RegExp {
   let re = "";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i] as string;
@@ -78,93 +71,56 @@ function fnmatchRegex(pattern: string): RegExp {
   return new RegExp(`^(?:${re})$`, "su");
 }
 
-const READ_BLOCK = 1 << 16;
+/** Exit code flock(1) is told to use when another process holds a lock. */
+const LOCKED_ELSEWHERE = 75;
 
-/** Reads up to `length` bytes at `position` (fewer only at the end of the file). */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
+/**
+ * Takes a non-blocking exclusive flock on the open file `handle` (flock(1) on an inherited descriptor:
+ * the lock belongs to the open file, so it is held until `handle` is closed). "busy" when another
+ * process holds a lock on the file; "unavailable" when flock(1) cannot be run.
+ */
+function lock(handle: FileHandle): Promise<"locked" | "busy" | "unavailable"> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      "flock",
+      ["--nonblock", "--exclusive", "--conflict-exit-code", `${LOCKED_ELSEWHERE}`, "3"],
+      {
+        stdio: ["ignore", "ignore", "ignore", handle.fd],
+      },
+    );
+    child.once("error", () => resolve("unavailable"));
+    child.once("exit", (code) =>
+      resolve(code === 0 ? "locked" : code === LOCKED_ELSEWHERE ? "busy" : "unavailable"),
+    );
+  });
 }
 
-/** The first line of the file, through its "\n" (readline()). */
-async function firstLine(handle: FileHandle): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (let position = 0; ; position += READ_BLOCK) {
-    const block = await readAt(handle, position, READ_BLOCK);
-    const newline = block.indexOf(0x0a);
-    if (newline >= 0) {
-      parts.push(block.subarray(0, newline + 1));
-      break;
-    }
-    parts.push(block);
-    if (block.length < READ_BLOCK) break;
-  }
-  return Buffer.concat(parts);
+/** A whole file as base64, or undefined when it is empty (the bytes are garbage once encoded). */
+async function wholeFile(handle: FileHandle): Promise<string | undefined> {
+  const data = await handle.readFile();
+  return data.length > 0 ? data.toString("base64") : undefined;
 }
 
 /**
- * Cuts `data` into pieces of at most `size` bytes ending in "\n" where possible (IntelMQ's
- * split_chunks); the last piece may lack the "\n" and is carried over by the caller.
+ * The raw (base64) of each report of a file (IntelMQ's generate_reports), read through `handle`:
+ * without chunk_size the file whole, else streaming, at most about two chunks held at a time.
  */
-function splitChunks(data: Buffer, size: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  let rest = data;
-  while (rest.length > size) {
-    let newline = rest.lastIndexOf(0x0a, size - 1);
-    if (newline === -1) newline = rest.indexOf(0x0a, size);
-    if (newline === -1) {
-      chunks.push(rest);
-      rest = Buffer.alloc(0);
-    } else {
-      chunks.push(rest.subarray(0, newline + 1));
-      rest = rest.subarray(newline + 1);
-    }
-  }
-  if (rest.length > 0) chunks.push(rest);
-  return chunks;
-}
-
-/** The file in chunks of about `size` bytes cut after a "\n" (IntelMQ's read_delimited_chunks). */
-async function* delimitedChunks(handle: FileHandle, start: number, size: number): AsyncGenerator<Buffer> {
-  let leftover: Buffer = Buffer.alloc(0);
-  for (let position = start; ; ) {
-    const fresh = await readAt(handle, position, size);
-    position += fresh.length;
-    const chunks = splitChunks(leftover.length > 0 ? Buffer.concat([leftover, fresh]) : fresh, size);
-    leftover = chunks.pop() ?? Buffer.alloc(0);
-    yield* chunks;
-    if (fresh.length === 0) {
-      if (leftover.length > 0) yield leftover;
-      return;
-    }
-  }
-}
-
-/** The raw data of each report of a file (IntelMQ's generate_reports). */
 async function* reportData(
-  file: string,
+  handle: FileHandle,
   chunkSize: number | null | undefined,
   replicateHeader: boolean,
-): AsyncGenerator<Buffer> {
+): AsyncGenerator<string> {
   if (!chunkSize) {
-    const data = await readFile(file);
-    if (data.length > 0) yield data;
+    const raw = await wholeFile(handle);
+    if (raw !== undefined) yield raw;
     return;
   }
-  const handle = await open(file, constants.O_RDONLY);
+  const stream = handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 16 });
   try {
-    const header = replicateHeader ? await firstLine(handle) : Buffer.alloc(0);
-    for await (const chunk of delimitedChunks(handle, header.length, chunkSize)) {
-      yield header.length > 0 ? Buffer.concat([header, chunk]) : chunk;
-    }
+    for await (const chunk of chunkReports(stream, chunkSize, replicateHeader))
+      yield chunk.toString("base64");
   } finally {
-    await handle.close();
+    stream.destroy();
   }
 }
 
@@ -189,7 +145,7 @@ export default defineCollector({
   kind: "collector",
   mode: "interval",
   description:
-    "Reads files from a directory into reports (feed.url file://localhost<path>, extra.file_name); optionally deletes or moves them afterwards.",
+    "Reads files from a directory into reports (feed.url file://localhost<path>, extra.file_name), skipping files another process has locked; optionally deletes or moves them afterwards.",
   parameters,
   async create(params, ctx) {
     const directory = resolve(params.path);
@@ -207,6 +163,38 @@ export default defineCollector({
     const matches = fnmatchRegex(`*${params.postfix}`);
     // Files that could not be removed: reading them again would send their data again.
     const stuck = new Set<string>();
+    let warnedNoLocking = false;
+
+    /** Sends the reports of one file; false when another process holds a lock on it. */
+    const send = async (file: string, name: string, emit: (report: Report) => Promise<void>) => {
+      const handle = await open(file, constants.O_RDONLY);
+      try {
+        const locked = await lock(handle);
+        if (locked === "busy") {
+          ctx.log.info({ file }, "File is locked by another process, skipping.");
+          return false;
+        }
+        if (locked === "unavailable" && !warnedNoLocking) {
+          warnedNoLocking = true;
+          ctx.log.warn("flock(1) (util-linux) cannot be run: files are read without locking them.");
+        }
+        const template = Report.create();
+        template.add("feed.url", `file://localhost${file}`);
+        template.add("extra.file_name", name);
+        let reports = 0;
+        for await (const raw of reportData(handle, params.chunk_size, params.chunk_replicate_header)) {
+          const report = new Report(template.toDict({ withType: true }));
+          report.add("raw", raw, { sanitize: false });
+          await emit(report);
+          reports++;
+        }
+        ctx.log.debug({ file, reports }, "File sent.");
+        return true;
+      } finally {
+        // Closing the file releases the lock (before the file is removed, as IntelMQ does).
+        await handle.close();
+      }
+    };
 
     return {
       async collect(emit) {
@@ -220,18 +208,15 @@ export default defineCollector({
             continue;
           }
           ctx.log.info({ file }, "Processing file.");
-          const template = Report.create();
-          template.add("feed.url", `file://localhost${file}`);
-          template.add("extra.file_name", name);
-          let reports = 0;
-          for await (const data of reportData(file, params.chunk_size, params.chunk_replicate_header)) {
-            const report = new Report(template.toDict({ withType: true }));
-            report.add("raw", data.toString("base64"), { sanitize: false });
-            await emit(report);
-            reports++;
+          let sent: boolean;
+          try {
+            sent = await send(file, name, emit);
+          } catch (error) {
+            // Gone between listing and reading (another collector took it): nothing to do.
+            if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+            throw error;
           }
-          ctx.log.debug({ file, reports }, "File sent.");
-          if (!params.move_to && !params.delete_file) continue;
+          if (!sent || (!params.move_to && !params.delete_file)) continue;
           try {
             if (params.move_to) {
               const target = await moveInto(file, name, resolve(params.move_to));

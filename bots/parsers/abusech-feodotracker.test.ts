@@ -1,7 +1,13 @@
 // The Feodo Tracker parser against IntelMQ's own.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { intelmqParse, petrelParse, testReport } from "../../bot-runtime/test-support/parser-oracle.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  declaredDeviation,
+  intelmqParse,
+  type ParseOutcome,
+  petrelParse,
+  testReport,
+} from "../../bot-runtime/test-support/parser-oracle.ts";
 import feodotracker from "./abusech-feodotracker.ts";
 
 const MODULE = "intelmq.bots.parsers.abusech.parser_feodotracker";
@@ -35,14 +41,30 @@ const ELEMENTS: unknown[] = [
   "not an object",
 ];
 
+const DEMO = readFileSync(
+  new URL("../../examples/feeds/feodotracker-ipblocklist.json", import.meta.url),
+  "utf8",
+);
+
 describe("parsers.abusech.feodotracker against IntelMQ", () => {
+  const samples = () => testReport(JSON.stringify(ELEMENTS, null, 2), { "feed.url": FEED_URL });
+  const demo = () => testReport(DEMO, { "feed.url": FEED_URL });
+  // One IntelMQ process: the samples, then the demo's sample blocklist.
+  let outcomes: ParseOutcome[] = [];
+  beforeAll(async () => {
+    outcomes = await intelmqParse(MODULE, [
+      { params: {}, report: samples() },
+      { params: {}, report: demo() },
+    ]);
+  });
+
   it("gives IntelMQ's events and rejects the same elements", async () => {
-    const report = testReport(JSON.stringify(ELEMENTS, null, 2), { "feed.url": FEED_URL });
-    const [petrel] = await petrelParse(feodotracker, {}, [report]);
-    const [intelmq] = await intelmqParse(MODULE, [{ params: {}, report }]);
+    const [petrel] = await petrelParse(feodotracker, {}, [samples()]);
+    const intelmq = outcomes[0];
     expect(petrel?.events).toEqual(intelmq?.events);
     expect(petrel?.events).toHaveLength(7);
     // IntelMQ dead-letters "[null]" for each (it has no current line for JSON); Petrel the element.
+    expect(declaredDeviation(feodotracker, "dead-letter-keeps-element")).toBeTruthy();
     expect(intelmq?.errors).toEqual(["[null]", "[null]"]);
     expect(petrel?.errors.map((e) => JSON.parse(e)[0])).toEqual([ELEMENTS[5], ELEMENTS[10]]);
   });
@@ -53,15 +75,9 @@ describe("parsers.abusech.feodotracker against IntelMQ", () => {
   });
 
   it("parses the demo's sample blocklist like IntelMQ", async () => {
-    const text = readFileSync(
-      new URL("../../examples/feeds/feodotracker-ipblocklist.json", import.meta.url),
-      "utf8",
-    );
-    const report = testReport(text, { "feed.url": FEED_URL });
-    const [petrel] = await petrelParse(feodotracker, {}, [report]);
-    const [intelmq] = await intelmqParse(MODULE, [{ params: {}, report }]);
-    expect(petrel?.events).toEqual(intelmq?.events);
-    expect(petrel?.events).toHaveLength(JSON.parse(text).length);
+    const [petrel] = await petrelParse(feodotracker, {}, [demo()]);
+    expect(petrel?.events).toEqual(outcomes[1]?.events);
+    expect(petrel?.events).toHaveLength(JSON.parse(DEMO).length);
     expect(petrel?.errors).toEqual([]);
   });
 });

@@ -4,18 +4,9 @@
 import { z } from "zod";
 import { convertDateTime } from "../../bot-runtime/src/event/compat/datetime.ts";
 import { isPyFalsy } from "../../bot-runtime/src/event/compat/generic.ts";
-import { type Event, FieldError } from "../../bot-runtime/src/event/message.ts";
 import { defineParser } from "../../bot-runtime/src/sdk/bot.ts";
+import { addIfValid, DEAD_LETTER_KEEPS_ELEMENT } from "../../bot-runtime/src/sdk/parsing.ts";
 import { jsonArray } from "../../bot-runtime/src/sdk/records.ts";
-
-/** Event.add with IntelMQ's raise_failure=False: invalid values are left out. */
-function addIfValid(event: Event, key: string, value: unknown): void {
-  try {
-    event.add(key, value);
-  } catch (error) {
-    if (!(error instanceof FieldError && error.code === "InvalidValue")) throw error;
-  }
-}
 
 /** IntelMQ's from_format conversions: a value that does not match gives no time (a TypeError fails). */
 function sourceTime(value: unknown, format: string): string | undefined {
@@ -35,6 +26,7 @@ export default defineParser({
   kind: "parser",
   description: "Parses the abuse.ch Feodo Tracker IP blocklist (JSON) into c2-server events.",
   parameters: z.object({}),
+  deviations: [DEAD_LETTER_KEEPS_ELEMENT],
   create: () => ({
     records: (report) => jsonArray(report),
     parse(record, newEvent) {

@@ -1,8 +1,9 @@
 // The generic CSV parser against IntelMQ's own, report by report: same events (fields, values, raw),
 // same rows rejected.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
+  declaredDeviation,
   intelmqParse,
   type ParseOutcome,
   petrelParse,
@@ -125,6 +126,26 @@ const CASES: Case[] = [
     raw: "192.0.2.46,1714550400123\n192.0.2.47,171455040012\n192.0.2.48,1714550400\n192.0.2.49,17145504\n",
   },
   {
+    name: "time formats: windows_nt",
+    params: { columns: ["source.ip", "time.source"], time_format: "windows_nt" },
+    raw: "192.0.2.37,133590240000000000\n192.0.2.38,133590240001234567\n192.0.2.39,not-a-number\n",
+  },
+  {
+    name: "time formats: utc_isoformat",
+    params: { columns: ["source.ip", "time.source"], time_format: "utc_isoformat" },
+    raw: "192.0.2.34,2024-05-01T10:00:00+00:00\n192.0.2.35,2024-05-01T10:00:00.5+00:00\n192.0.2.36,2024-05-01 10:00:00\n",
+  },
+  {
+    name: "time formats: fuzzy, odd timestamps",
+    params: { columns: ["source.ip", "time.source", "time.destination"], time_format: "fuzzy" },
+    raw: "192.0.2.31,Wed May  1 08:00:00 2024 GMT,2024-05-01T10:00:00+02:00\n192.0.2.32,1 May 2024 10:00 PM,\n192.0.2.33,no date here,\n",
+  },
+  {
+    name: "skip_header as a number after comment lines, __IGNORE__ among alternatives",
+    params: { columns: ["__IGNORE__|source.ip", "source.fqdn|__IGNORE__", "extra.x"], skip_header: 2 },
+    raw: "# comment before the header\nh1,h2,h3\nh1b,h2b,h3b\n192.0.2.30,not a fqdn!,x\n,www.example.com,y\n",
+  },
+  {
     name: "time formats: from_format_midnight",
     params: { columns: ["source.ip", "time.source"], time_format: "from_format_midnight|%Y/%m/%d" },
     raw: "192.0.2.48,2024/05/01\n",
@@ -194,37 +215,75 @@ function summary(outcome: ParseOutcome) {
   };
 }
 
+const URLHAUS_DEMO = readFileSync(
+  new URL("../../examples/feeds/urlhaus-recent.csv", import.meta.url),
+  "utf8",
+);
+// The URLhaus settings of IntelMQ's feed catalogue (feeds.yaml), which the demo uses.
+const URLHAUS_DEMO_PARAMS = {
+  columns: [
+    "time.source",
+    "source.url",
+    "status",
+    "classification.type|__IGNORE__",
+    "source.fqdn|__IGNORE__",
+    "source.ip",
+    "source.asn",
+    "source.geolocation.cc",
+  ],
+  type_translation: { malware_download: "malware-distribution" },
+  default_url_protocol: "http://",
+  delimiter: ",",
+  skip_header: false,
+};
+const urlhausDemoReport = () =>
+  testReport(URLHAUS_DEMO, { "feed.url": "https://urlhaus.abuse.ch/feeds/country/DE/" });
+const HEADER_ONLY = { params: { columns: ["source.ip"], skip_header: true }, raw: "ip" };
+const BAD_ROW = {
+  params: { columns: ["source.ip", "extra.x"], skip_header: true },
+  raw: 'ip,x\r\n192.0.2.1,a\r\nnot-an-ip,"b,c"\r\n',
+};
+
 describe("parsers.generic_csv against IntelMQ", () => {
+  const cases = CASES.map((c) => ({
+    ...c,
+    report: testReport(c.raw, { "feed.url": "https://feed.example.com/data.csv" }),
+  }));
+  // One IntelMQ process for the file: the samples, then the cases of the tests below.
+  let intelmq: ParseOutcome[] = [];
+  beforeAll(async () => {
+    intelmq = await intelmqParse(MODULE, [
+      ...cases,
+      { params: HEADER_ONLY.params, report: testReport(HEADER_ONLY.raw) },
+      { params: URLHAUS_DEMO_PARAMS, report: urlhausDemoReport() },
+      { params: BAD_ROW.params, report: testReport(BAD_ROW.raw) },
+    ]);
+  });
+  const more = (i: number) => intelmq[cases.length + i];
+
   it("gives IntelMQ's events for every sample", async () => {
-    const cases = CASES.map((c) => ({
-      ...c,
-      report: testReport(c.raw, { "feed.url": "https://feed.example.com/data.csv" }),
-    }));
-    const intelmq = await intelmqParse(MODULE, cases);
     for (const [i, c] of cases.entries()) {
       const [petrel] = await petrelParse(genericCsv, c.params, [c.report]);
       expect(summary(petrel as ParseOutcome), c.name).toEqual(summary(intelmq[i] as ParseOutcome));
     }
   });
 
-  it("dead-letters a bad row as the row written back, after the header lines", async () => {
-    const [out] = await petrelParse(genericCsv, { columns: ["source.ip", "extra.x"], skip_header: true }, [
-      testReport('ip,x\r\n192.0.2.1,a\r\nnot-an-ip,"b,c"\r\n'),
-    ]);
-    expect(out?.events.map((e) => e["source.ip"])).toEqual(["192.0.2.1"]);
+  it(`${declaredDeviation(genericCsv, "dead-letter-row-rewritten")}: a bad row is dead-lettered as the row written back, after the header lines`, async () => {
+    const [out] = await petrelParse(genericCsv, BAD_ROW.params, [testReport(BAD_ROW.raw)]);
+    expect(out?.events).toEqual(more(2)?.events);
     expect(out?.errors).toEqual(['ip,x\r\nnot-an-ip,"b,c"\r\n']);
+    // IntelMQ writes the line's characters as fields.
+    expect(more(2)?.errors).toHaveLength(1);
+    expect(more(2)?.errors[0]).toMatch(/^ip,x\r\nn,o,t,-,a,n,-,i,p,/);
   });
 
-  it("gives no events for a report of just a header line, where IntelMQ raises", async () => {
-    const params = { columns: ["source.ip"], skip_header: true };
-    const report = testReport("ip");
-    const [petrel] = await petrelParse(genericCsv, params, [report]);
-    const [intelmq] = await intelmqParse(MODULE, [{ params, report }]);
+  it(`${declaredDeviation(genericCsv, "header-only-report")}: a report of just a header line gives no events, IntelMQ raises`, async () => {
+    const [petrel] = await petrelParse(genericCsv, HEADER_ONLY.params, [testReport(HEADER_ONLY.raw)]);
     expect(petrel).toEqual({ events: [], errors: [] });
-    expect(intelmq?.exception).toMatch(/TypeError/);
+    expect(more(0)?.exception).toMatch(/TypeError/);
   });
 
-  it("keeps the quotes of a quoted field with text after its closing quote (Python's csv drops them)", async () => {
+  it(`${declaredDeviation(genericCsv, "quote-after-closing-quote")}: a quoted field with text after its closing quote keeps its quotes`, async () => {
     const [petrel] = await petrelParse(genericCsv, { columns: ["source.ip", "extra.x"] }, [
       testReport('192.0.2.1,"ab"c\n'),
     ]);
@@ -248,29 +307,9 @@ describe("parsers.generic_csv against IntelMQ", () => {
   });
 
   it("parses the demo's sample URLhaus feed like IntelMQ", async () => {
-    const text = readFileSync(new URL("../../examples/feeds/urlhaus-recent.csv", import.meta.url), "utf8");
-    // The URLhaus settings of IntelMQ's feed catalogue (feeds.yaml), which the demo uses.
-    const params = {
-      columns: [
-        "time.source",
-        "source.url",
-        "status",
-        "classification.type|__IGNORE__",
-        "source.fqdn|__IGNORE__",
-        "source.ip",
-        "source.asn",
-        "source.geolocation.cc",
-      ],
-      type_translation: { malware_download: "malware-distribution" },
-      default_url_protocol: "http://",
-      delimiter: ",",
-      skip_header: false,
-    };
-    const report = testReport(text, { "feed.url": "https://urlhaus.abuse.ch/feeds/country/DE/" });
-    const [petrel] = await petrelParse(genericCsv, params, [report]);
-    const [intelmq] = await intelmqParse(MODULE, [{ params, report }]);
-    expect(petrel).toEqual(intelmq);
+    const [petrel] = await petrelParse(genericCsv, URLHAUS_DEMO_PARAMS, [urlhausDemoReport()]);
+    expect(petrel).toEqual(more(1));
     expect(petrel?.errors).toEqual([]);
-    expect(petrel?.events).toHaveLength(text.split("\n").filter((l) => l.startsWith('"')).length);
+    expect(petrel?.events).toHaveLength(URLHAUS_DEMO.split("\n").filter((l) => l.startsWith('"')).length);
   });
 });

@@ -1,15 +1,13 @@
 // Generic CSV parser: maps columns to fields, as IntelMQ's generic CSV parser does, value for value.
-// Known differences, all on input IntelMQ itself mishandles: a rejected row is dead-lettered as the row
-// written back (IntelMQ passes the line text to its csv writer, which splits it into one field per
-// character); malformed quoting where a closing quote is followed by more text (`"ab"c`) keeps the quotes
-// (csv-parse) where Python's csv drops them; a header-only report gives no events where IntelMQ raises.
+// Its differences (deviations below) are all on input IntelMQ itself mishandles.
 import { z } from "zod";
-import { convertDateTime, isValidTimeFormat } from "../../bot-runtime/src/event/compat/datetime.ts";
+import { isValidTimeFormat } from "../../bot-runtime/src/event/compat/datetime.ts";
 import { isPyFalsy } from "../../bot-runtime/src/event/compat/generic.ts";
 import { pyJsonLoads } from "../../bot-runtime/src/event/compat/pyjson.ts";
 import { pyRepr } from "../../bot-runtime/src/event/compat/pyrepr.ts";
 import { Event, FieldError } from "../../bot-runtime/src/event/message.ts";
 import { defineParser } from "../../bot-runtime/src/sdk/bot.ts";
+import { addIfValid, timeConverter } from "../../bot-runtime/src/sdk/parsing.ts";
 import { csvRecords } from "../../bot-runtime/src/sdk/records.ts";
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -173,16 +171,6 @@ function compileFormat(template: string): (row: readonly string[]) => string {
   };
 }
 
-/** Event.add with IntelMQ's raise_failure=False: an invalid value gives false instead of an error. */
-function addOrFalse(event: Event, key: string, value: unknown): boolean | undefined {
-  try {
-    return event.add(key, value);
-  } catch (error) {
-    if (error instanceof FieldError && error.code === "InvalidValue") return false;
-    throw error;
-  }
-}
-
 function buildColumns(params: Params): Column[] {
   const names =
     typeof params.columns === "string" ? params.columns.split(",").map((c) => c.trim()) : params.columns;
@@ -224,6 +212,25 @@ export default defineParser({
   description:
     "Parses CSV reports: each column is mapped to a field; comment (#) and blank lines are skipped.",
   parameters,
+  deviations: [
+    {
+      id: "dead-letter-row-rewritten",
+      summary:
+        "A rejected row is dead-lettered as the row written back as CSV (after the header lines); IntelMQ hands the line's text to its CSV writer, which writes one field per character.",
+      reason: "The dead letter should be the row, ready to be fixed and sent again.",
+    },
+    {
+      id: "quote-after-closing-quote",
+      summary:
+        'A quoted field with more text after its closing quote (`"ab"c`) keeps its quotes (`"ab"c`); Python\'s csv module reads it as `abc`.',
+      reason: "Malformed quoting; Petrel reads CSV with csv-parse, which keeps such a field as written.",
+    },
+    {
+      id: "header-only-report",
+      summary: "A report with fewer lines than skip_header gives no events; IntelMQ's bot raises on it.",
+      reason: "A report without data rows is empty, not broken.",
+    },
+  ],
   create(params) {
     const columns = buildColumns(params);
     const translation = params.type_translation ? jsonParam(params.type_translation, "type_translation") : {};
@@ -238,6 +245,7 @@ export default defineParser({
     const [conversion, formatString] = (params.time_format || "fuzzy").split("|");
     const timeFormat = formatString ? `${conversion}|${formatString}` : (conversion as string);
     const protocol = params.default_url_protocol;
+    const readTime = timeConverter(timeFormat);
     const compose = Object.entries(params.compose_fields ?? {}).map(
       ([key, template]) => [key, compileFormat(template)] as const,
     );
@@ -247,13 +255,13 @@ export default defineParser({
     const headerLines = Number(params.skip_header);
 
     return {
-      async *records(report) {
+      *records(report) {
         const rows = csvRecords(report, { cleanup: "generic", delimiter, rawDelimiter: ",", headerLines });
         if (filterText === undefined) {
           yield* rows;
           return;
         }
-        for await (const record of rows) {
+        for (const record of rows) {
           if (record.value.join(delimiter).includes(filterText) === keepMatching) yield record;
         }
       },
@@ -290,7 +298,7 @@ export default defineParser({
               if (typeof value !== "string" && typeof value !== "number") {
                 throw new TypeError(`${key}: cannot read a time from ${pyRepr(value)}`);
               }
-              value = convertDateTime(value, timeFormat);
+              value = readTime(value);
             } else if (spec.kind === URL_FIELD) {
               if (isPyFalsy(value)) continue;
               if (typeof value !== "string") throw new TypeError(`${key}: not a string: ${pyRepr(value)}`);
@@ -305,7 +313,7 @@ export default defineParser({
                 continue;
               }
             }
-            if (addOrFalse(event, key, value) !== false) {
+            if (addIfValid(event, key, value) !== false) {
               placed = true;
               break;
             }

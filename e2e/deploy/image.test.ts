@@ -2,11 +2,14 @@
 // (the version package.json pins), every COPY source exists and reaches the build context, the files the
 // entry points import (transitively) are all in the image, their packages are production dependencies,
 // the user is the numeric non-root uid the operator's pods run as, and tests, docs and caches stay out.
+// The Shadowserver parser's schema, which the repository does not hold, is downloaded by a build stage
+// with petrelctl (a failed download fails the build) and lands where the image's environment points.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { SCHEMA_FILE_ENV, SHADOWSERVER_SCHEMA_URL } from "../../bots/parsers/shadowserver/schema.ts";
 import { RUN_AS_USER, WORKDIR } from "../../operator/src/controller/constants.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -82,28 +85,42 @@ function walk(dir: string): string[] {
 const instructions = parseDockerfile(read("Dockerfile"));
 const excluded = dockerignore(read(".dockerignore"));
 const stages = instructions.filter((i) => i.keyword === "FROM").map((i) => i.args);
-const runtime = instructions.slice(instructions.map((i) => i.keyword).lastIndexOf("FROM"));
+/** Each build stage's instructions, FROM first. */
+const stageInstructions = instructions.reduce<Instruction[][]>((all, i) => {
+  if (i.keyword === "FROM") all.push([i]);
+  else all.at(-1)?.push(i);
+  return all;
+}, []);
+const runtime = stageInstructions.at(-1) as Instruction[];
 const nodeMajor = (range: string) => Number(/(\d+)/.exec(range)?.[1]);
 
-/** COPY sources from the build context (not --from) and their destinations, in the runtime stage. */
-const copies = runtime
-  .filter((i) => i.keyword === "COPY" && !i.args.includes("--from"))
-  .map((i) => {
-    const words = i.args.split(/\s+/).filter((w) => !w.startsWith("--"));
-    return { sources: words.slice(0, -1), destination: words.at(-1) as string };
-  });
+/** COPY sources from the build context (not --from) and their destinations, in a stage. */
+function contextCopies(stage: readonly Instruction[]) {
+  return stage
+    .filter((i) => i.keyword === "COPY" && !i.args.includes("--from"))
+    .map((i) => {
+      const words = i.args.split(/\s+/).filter((w) => !w.startsWith("--"));
+      return { sources: words.slice(0, -1), destination: words.at(-1) as string };
+    });
+}
 
+/** Repository paths (relative) that a stage copies into its /app, after .dockerignore. */
+function copiedFiles(stage: readonly Instruction[]): Set<string> {
+  return new Set(
+    contextCopies(stage)
+      .flatMap(({ sources }) =>
+        sources.flatMap((source) => {
+          const path = source.replace(/\/$/, "");
+          return statSync(join(root, path)).isDirectory() ? walk(path) : [path];
+        }),
+      )
+      .filter((path) => !excluded(path)),
+  );
+}
+
+const copies = contextCopies(runtime);
 /** Repository paths (relative) that end up in the image's /app, after .dockerignore. */
-const inImage = new Set(
-  copies
-    .flatMap(({ sources }) =>
-      sources.flatMap((source) => {
-        const path = source.replace(/\/$/, "");
-        return statSync(join(root, path)).isDirectory() ? walk(path) : [path];
-      }),
-    )
-    .filter((path) => !excluded(path)),
-);
+const inImage = copiedFiles(runtime);
 
 /** Relative and bare imports of a TypeScript/JavaScript file (type-only imports are erased at run time). */
 function importsOf(file: string): string[] {
@@ -123,6 +140,27 @@ const ENTRY_POINTS = [
   "bot-runtime/src/runtime/main.ts",
   "operator/bin/petrelctl.js",
 ];
+
+/** Repository files an entry point imports, transitively (itself included), and the packages it uses. */
+function importClosure(entryPoints: readonly string[]): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const queue = [...entryPoints];
+  while (queue.length > 0) {
+    const file = queue.pop() as string;
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const specifier of importsOf(file)) {
+      if (specifier.startsWith(".")) {
+        queue.push(relative(root, join(root, dirname(file), specifier)));
+      } else if (!specifier.startsWith("node:") && !builtinModules.includes(specifier)) {
+        const parts = specifier.split("/");
+        packages.add(specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] as string));
+      }
+    }
+  }
+  return { files, packages };
+}
 
 describe("Dockerfile", () => {
   it("builds on Node.js of the major package.json pins (engines and the node devDependency)", () => {
@@ -188,23 +226,8 @@ describe("Dockerfile", () => {
   });
 
   it("contains every file the entry points import, and only production packages", () => {
-    const seen = new Set<string>();
-    const packages = new Set<string>();
-    const queue = [...ENTRY_POINTS];
-    while (queue.length > 0) {
-      const file = queue.pop() as string;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      expect(inImage.has(file), `${file} is in the image`).toBe(true);
-      for (const specifier of importsOf(file)) {
-        if (specifier.startsWith(".")) {
-          queue.push(relative(root, join(root, dirname(file), specifier)));
-        } else if (!specifier.startsWith("node:") && !builtinModules.includes(specifier)) {
-          const parts = specifier.split("/");
-          packages.add(specifier.startsWith("@") ? parts.slice(0, 2).join("/") : (parts[0] as string));
-        }
-      }
-    }
+    const { files: seen, packages } = importClosure(ENTRY_POINTS);
+    for (const file of seen) expect(inImage.has(file), `${file} is in the image`).toBe(true);
     expect(seen.size).toBeGreaterThan(50);
     for (const name of packages) {
       expect(packageJson.dependencies, `${name} is imported at run time`).toHaveProperty([name]);
@@ -231,6 +254,71 @@ describe("Dockerfile", () => {
     const leaked = [...inImage].filter((p) => /\.test\.ts$|(^|\/)test-support\/|\.md$/.test(p));
     expect(leaked).toEqual([]);
     expect(inImage.has("bots/index.ts")).toBe(true);
+  });
+
+  describe("Shadowserver schema", () => {
+    const stage = stageInstructions.find((st) =>
+      st.some((i) => i.keyword === "RUN" && i.args.includes("shadowserver update-schema")),
+    ) as Instruction[];
+    const name = /\sAS\s+(\S+)$/i.exec(stage?.[0]?.args ?? "")?.[1] as string;
+    const run = stage?.find((i) => i.keyword === "RUN")?.args ?? "";
+    const file = /\s-o\s+(\S+)/.exec(run)?.[1] as string;
+
+    it("is downloaded and validated by petrelctl in a named build stage, from Shadowserver's URL by default", () => {
+      expect(stage, "a stage that runs petrelctl shadowserver update-schema").toBeDefined();
+      expect(stage).not.toBe(runtime);
+      expect(name).toMatch(/^[a-z][a-z0-9-]*$/);
+      expect(run).toMatch(
+        /^node operator\/bin\/petrelctl\.js shadowserver update-schema --url "\$SHADOWSERVER_SCHEMA_URL" -o \//,
+      );
+      const arg = stage.find((i) => i.keyword === "ARG" && i.args.startsWith("SHADOWSERVER_SCHEMA_URL="));
+      expect(arg?.args).toBe(`SHADOWSERVER_SCHEMA_URL=${SHADOWSERVER_SCHEMA_URL}`);
+      // The stage has what petrelctl imports, from the build context and the deps stage.
+      const copied = copiedFiles(stage);
+      const { files, packages } = importClosure(["operator/bin/petrelctl.js"]);
+      for (const f of files) expect(copied.has(f), `${f} is in the ${name} stage`).toBe(true);
+      for (const { sources } of contextCopies(stage)) {
+        for (const source of sources) expect(excluded(source.replace(/\/$/, "")), source).toBe(false);
+      }
+      expect(
+        stage.some((i) => i.keyword === "COPY" && /--from=deps \/app\/node_modules\b/.test(i.args)),
+      ).toBe(true);
+      for (const p of packages) expect(packageJson.dependencies, p).toHaveProperty([p]);
+    });
+
+    it("fails the build with a clear message when the download fails (nothing masks the exit code)", () => {
+      const [command, ...handlers] = run.split("||").map((part) => part.trim());
+      expect(command).not.toMatch(/;|&&|\|/);
+      expect(handlers).toHaveLength(1);
+      expect(handlers[0]).toMatch(/^\{ echo "ERROR: .*Shadowserver's report schema.*" >&2; exit 1; \}$/);
+      expect(handlers[0]).toContain("--build-arg SHADOWSERVER_SCHEMA_URL=");
+      expect(run).not.toMatch(/\btrue\b|exit 0|\|\|\s*:/);
+    });
+
+    it("lands in the runtime image, read-only outside /app, where PETREL_SHADOWSERVER_SCHEMA points", () => {
+      expect(file).toMatch(/^\/var\/lib\/petrel\/.+\.json$/);
+      expect(file.startsWith(`${WORKDIR}/`)).toBe(false);
+      expect(runtime.filter((i) => i.keyword === "COPY" && i.args.startsWith(`--from=${name} `))).toEqual([
+        { keyword: "COPY", args: `--from=${name} ${file} ${file}` },
+      ]);
+      const env = runtime
+        .filter((i) => i.keyword === "ENV")
+        .map((i) => i.args)
+        .join(" ");
+      expect(new RegExp(`(?:^|\\s)${SCHEMA_FILE_ENV}=(\\S+)`).exec(env)?.[1]).toBe(file);
+      // The USER line comes after the COPY: the file stays root's and read-only for the bots.
+      const keywords = runtime.map((i) => i.keyword);
+      expect(keywords.lastIndexOf("COPY")).toBeLessThan(keywords.indexOf("USER"));
+    });
+
+    it("is not in the build context: the repository holds only Petrel's own test schema", () => {
+      const schemas = walk("bots").filter((p) => /shadowserver\/.*\.json$/.test(p));
+      expect(schemas).toEqual(["bots/parsers/shadowserver/test-support/test-schema.json"]);
+      expect(excluded(schemas[0] as string)).toBe(true);
+      expect(
+        [...inImage].filter((p) => p.startsWith("bots/parsers/shadowserver/") && p.endsWith(".json")),
+      ).toEqual([]);
+    });
   });
 
   it("the ignore matcher follows Docker's rules (last match wins, folders cover their files)", () => {

@@ -1,8 +1,7 @@
 // Splitting reports into parser records. The report's base64 `raw` is decoded chunk by chunk, so a
 // large report is never held in memory a second time as one decoded string.
-import { pipeline, Readable } from "node:stream";
 import { Parser as CsvParser } from "csv-parse";
-import { pyJsonDumps } from "../event/compat/pyjson.ts";
+import { pyJsonDumps, pyJsonLoads } from "../event/compat/pyjson.ts";
 import { pyIsSpace, pyStrip } from "../event/compat/pystring.ts";
 import type { Report } from "../event/message.ts";
 import type { ParserRecord } from "./bot.ts";
@@ -62,22 +61,58 @@ export function* lines(report: Report, options: LineOptions = {}): Generator<Par
   }
 }
 
+/** The report's whole text as Python's json.loads reads it (NaN and Infinity included). */
+export function reportJson(report: Report): unknown {
+  const text = [...reportText(report)].join("");
+  const data = pyJsonLoads(text);
+  if (data === undefined) throw new SyntaxError("the report is not valid JSON");
+  return data;
+}
+
+/** A line of a report whose comment lines are kept (see linesWithComments). */
+export interface CommentedLine extends ParserRecord<string> {
+  /** The line is a comment: context for the lines after it, not data. */
+  readonly comment: boolean;
+}
+
+/**
+ * Lines as `lines()` gives them, for formats whose comment lines (a header) belong to every record, as
+ * IntelMQ keeps them (ParserBot's tempdata and recover_line): each line's raw is the comment lines seen so
+ * far and the line, joined by "\n". Comment lines are yielded too (`comment: true`, their raw lists them
+ * among the comments and once more as the line, as IntelMQ recovers a failed one), so a parser can read
+ * what they say; a parser that does not returns nothing for them.
+ */
+export function* linesWithComments(
+  report: Report,
+  isComment: (line: string) => boolean,
+): Generator<CommentedLine> {
+  let prefix = "";
+  for (const { value } of lines(report)) {
+    const comment = isComment(value);
+    if (comment) prefix += `${value}\n`;
+    yield { value, raw: prefix + value, comment };
+  }
+}
+
 /** IntelMQ's parse_json: the report is one JSON array; each element is a record, raw is `[element]`. */
 export function* jsonArray(report: Report): Generator<ParserRecord<unknown>> {
-  const text = [...reportText(report)].join("");
-  const data: unknown = JSON.parse(text);
+  const data = reportJson(report);
   if (!Array.isArray(data)) throw new Error("the report is not a JSON array");
   for (const value of data) yield { value, raw: pyJsonDumps([value]) };
 }
 
-/** IntelMQ's parse_json_stream: one JSON value per line; raw is the line. */
+/**
+ * IntelMQ's parse_json_stream: one JSON value per line (Python's json.loads); raw is the line. Blank lines
+ * are skipped (IntelMQ fails the whole report on one); a line that is not JSON is a failed record.
+ */
 export function* jsonLines(report: Report): Generator<ParserRecord<unknown>> {
   for (const line of reportLines(report)) {
     if (line.trim() === "") continue;
-    try {
-      yield { value: JSON.parse(line) as unknown, raw: line };
-    } catch (error) {
-      yield { value: undefined, raw: line, error: error as Error };
+    const value = pyJsonLoads(line);
+    if (value === undefined) {
+      yield { value: undefined, raw: line, error: new SyntaxError(`not a JSON value: ${line}`) };
+    } else {
+      yield { value, raw: line };
     }
   }
 }
@@ -247,9 +282,10 @@ export function csvRowWriter(delimiter: string, lineTerminator: string): (row: r
   };
 }
 
-function csvParseOptions(delimiter: string) {
+function csvParseOptions(delimiter: string, lineEnding: string) {
   // Python's csv reader: quotes inside unquoted fields are text, rows may differ in length, any of
-  // \r\n, \n, \r ends a row, empty rows yield nothing a parser would see.
+  // \r\n, \n, \r ends a row, empty rows yield nothing a parser would see. When the text has only one
+  // kind of line break ("\n" or "\r" alone), csv-parse needs to look for that one only.
   return {
     delimiter,
     quote: '"',
@@ -257,7 +293,7 @@ function csvParseOptions(delimiter: string) {
     relax_quotes: true,
     relax_column_count: true,
     skip_empty_lines: true,
-    record_delimiter: ["\r\n", "\n", "\r"],
+    record_delimiter: lineEnding === "\n" || lineEnding === "\r" ? [lineEnding] : ["\r\n", "\n", "\r"],
   };
 }
 
@@ -267,10 +303,10 @@ function csvParseOptions(delimiter: string) {
  * header lines (IntelMQ's recover_line_csv). Streams: the text is decoded twice (once to find the line
  * ending), never held whole.
  */
-export async function* csvRecords(
+export function* csvRecords(
   report: Report,
   options: CsvRecordOptions = {},
-): AsyncGenerator<ParserRecord<string[]>> {
+): Generator<ParserRecord<string[]>> {
   const delimiter = options.delimiter ?? ",";
   if ([...delimiter].length !== 1)
     throw new Error(`the CSV delimiter must be one character, got ${JSON.stringify(delimiter)}`);
@@ -304,31 +340,58 @@ export async function* csvRecords(
     if (batch !== "") yield batch;
   }
 
-  const rows = (source: Iterable<string>) => {
-    const parser = new CsvParser(csvParseOptions(delimiter));
-    pipeline(Readable.from(source), parser, () => {});
-    return parser as AsyncIterable<string[]>;
-  };
   // csv-parse emits a row only after body() has passed the header lines.
   let headerPrefix: string | undefined;
   let count = 0;
+  const quoteNotClosed = (error: unknown) => (error as { code?: string }).code === "CSV_QUOTE_NOT_CLOSED";
   try {
-    for await (const row of rows(body(true))) {
+    for (const row of csvRows(body(true), delimiter, lineEnding)) {
       headerPrefix ??= headers.map((h) => h + lineEnding).join("");
       count++;
       yield { value: row, raw: headerPrefix + writeRow(row) };
     }
   } catch (error) {
-    if ((error as { code?: string }).code !== "CSV_QUOTE_NOT_CLOSED") throw error;
+    if (!quoteNotClosed(error)) throw error;
     // Python's reader ends a quoted field left open at the end of the text there. Parsing again with the
     // quote closed gives that row; the rows before it were yielded already.
     headerPrefix ??= headers.map((h) => h + lineEnding).join("");
     let seen = 0;
-    for await (const row of rows(closedQuote(body(false)))) {
+    for (const row of csvRows(closedQuote(body(false)), delimiter, lineEnding)) {
       if (seen++ < count) continue;
       yield { value: row, raw: headerPrefix + writeRow(row) };
     }
   }
+}
+
+/** csv-parse's parser core, fed synchronously (no stream machinery between the text and the rows). */
+interface CsvParseCore {
+  parse(
+    buffer: Buffer | undefined,
+    end: boolean,
+    push: (record: string[]) => void,
+    close: () => void,
+  ): Error | undefined;
+}
+
+/** The rows of CSV text given in batches (a row may span batches). */
+function* csvRows(batches: Iterable<string>, delimiter: string, lineEnding: string): Generator<string[]> {
+  const core = (new CsvParser(csvParseOptions(delimiter, lineEnding)) as unknown as { api: CsvParseCore })
+    .api;
+  const rows: string[][] = [];
+  const push = (record: string[]) => {
+    rows.push(record);
+  };
+  const close = () => {};
+  for (const batch of batches) {
+    const error = core.parse(Buffer.from(batch), false, push, close);
+    yield* rows;
+    rows.length = 0;
+    if (error !== undefined) throw error;
+  }
+  const error = core.parse(undefined, true, push, close);
+  yield* rows;
+  rows.length = 0;
+  if (error !== undefined) throw error;
 }
 
 function* closedQuote(batches: Iterable<string>): Generator<string> {

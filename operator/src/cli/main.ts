@@ -3,7 +3,10 @@ import { Command, CommanderError } from "commander";
 import { registerClusterCommands } from "./cluster/commands.ts";
 import { registerDlqCommands } from "./dlq.ts";
 import { registerEventCommands } from "./event-commands.ts";
+import { registerFeedCommands } from "./feed.ts";
 import { registerImportCommands } from "./import.ts";
+import { registerRunCommand } from "./run.ts";
+import { registerShadowserverCommands } from "./shadowserver.ts";
 import { registerUpCommands } from "./up.ts";
 
 export function buildProgram(): Command {
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
   registerUpCommands(program);
   registerClusterCommands(program);
   registerImportCommands(program);
+  registerShadowserverCommands(program);
+  registerFeedCommands(program);
+  registerRunCommand(program);
   return program;
 }
 

@@ -41,7 +41,7 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
 
   it("prints one Pipeline and one Bot per IntelMQ bot", () => {
     expect(result.yaml).toBe(fixture("runtime.expected.yaml"));
-    expect(result.counts).toEqual({ bots: 8, mapped: 6, unmapped: 2 });
+    expect(result.counts).toEqual({ bots: 8, mapped: 7, unmapped: 1 });
   });
 
   it("reports every item it could not carry over, one line each, in file order", () => {
@@ -53,14 +53,12 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
       `runtime.yaml:14: global: logging_path: "/var/log/intelmq/": dropped: ${LOGS}`,
       `runtime.yaml:15: global: statistics_host: "10.1.2.3": dropped: ${STATISTICS}`,
       `runtime.yaml:16: global: statistics_password: (value hidden): dropped: ${STATISTICS}`,
-      'runtime.yaml:18: global: http_proxy: "http://proxy.example.net:3128": no imported Petrel bot takes it: left out',
       "runtime.yaml:19: bot Blocklist_SSH: renamed to blocklist-ssh: Petrel names are lowercase DNS labels (a-z, 0-9 and -)",
       'runtime.yaml:52: bot deduplicator: parameter bypass: the text "false" means true to IntelMQ (Python takes any non-empty text as true); left out: set true or false',
       `runtime.yaml:55: bot deduplicator: ${credential("redis_cache_password", "deduplicator-credentials")}`,
       "runtime.yaml:66: bot taxonomy: rate_limit: 2: dropped: Petrel does not pause between messages",
       `runtime.yaml:72: bot split-by-taxonomy: ${noPetrelBot("intelmq.bots.experts.filter.expert")}`,
       "runtime.yaml:89: bot events-file: parameter rotate_daily: true: module outputs.file has no such parameter: left out",
-      `runtime.yaml:100: bot misp-feed: ${noPetrelBot("intelmq.bots.collectors.misp.collector")}`,
       "runtime.yaml:103: bot misp-feed: run_mode scheduled: IntelMQ collects once per start, and cron outside IntelMQ starts it; Petrel without an interval collects once per start as well (rate_limit 3600 is unused, as in IntelMQ): set spec.schedule to the crontab's time (UTC) for Petrel to run it on that timetable",
       `runtime.yaml:106: bot misp-feed: ${credential("misp_key", "misp-feed-credentials")}`,
       "runtime.yaml:109: bot misp-feed: destination queue misp-parser-queue (path _default): no bot reads this queue: left out",
