@@ -184,7 +184,9 @@ describe("operator end to end", () => {
     expect(before).toBeGreaterThan(0); // the metric is the one the operator counts its reconciles in
     await new Promise((r) => setTimeout(r, 30_000));
     const perMinute = ((await reconciles()) - before) * 2;
-    console.log(`operator at rest: ${perMinute} reconciles per minute (1 pipeline, 8 bots, resync every minute)`);
+    console.log(
+      `operator at rest: ${perMinute} reconciles per minute (1 pipeline, 8 bots, resync every minute)`,
+    );
     // A resync reconciles the pipeline and its 8 bots at most once a minute; a hot loop would be far more.
     expect(perMinute).toBeLessThanOrEqual(2 * 10);
   }, 60_000);

@@ -80,7 +80,7 @@ describe("operator at scale", () => {
         "--log-level",
         "warn",
       ],
-      { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] },
+      { cwd: ROOT, stdio: ["ignore", process.env.PETREL_SCALE_LOG ? "inherit" : "ignore", "inherit"] },
     );
   }, 180_000);
 
@@ -180,16 +180,18 @@ describe("operator at scale", () => {
     expect(pipelines).toBe(PIPELINES);
     expect(deployments).toBe(total);
     expect(consumers).toBe(total);
-    // The target is 60 s on a quiet machine; CI runs other test files beside this one, hence the slack.
-    expect(seconds).toBeLessThan(90);
+    // The target: 60 s (npm test runs this file alone, after the others).
+    expect(seconds).toBeLessThanOrEqual(60);
 
+    // Let the last status changes settle (a Pipeline turning Ready requeues its bots once), then count.
+    await new Promise((r) => setTimeout(r, 30_000));
     const before = await reconciles();
     await new Promise((r) => setTimeout(r, 20_000));
     const perMinute = ((await reconciles()) - before) * 3;
     console.log(
-      `scale: at rest ${perMinute} reconciles per minute (${total + PIPELINES} resources, resync every minute)`,
+      `scale: at rest ${perMinute} reconciles per minute (${total + PIPELINES} resources; resync every 10 min)`,
     );
-    // At most one resync of everything a minute; a hot loop would be far more.
-    expect(perMinute).toBeLessThanOrEqual(3 * (total + PIPELINES));
-  }, 240_000);
+    // Nothing changes, so nothing is reconciled: a hot loop would show here at once.
+    expect(perMinute).toBeLessThanOrEqual(10);
+  }, 300_000);
 });

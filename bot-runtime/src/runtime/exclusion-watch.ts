@@ -3,23 +3,17 @@
 // the bot receives, counts what each matched (metrics, and the stats bucket the operator reads for the
 // Exclusions' status). A change in the bucket takes effect as soon as the watch delivers it.
 import { hostname } from "node:os";
-import { type KV, Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import type { Message } from "../event/message.ts";
-import {
-  appliesAt,
-  ExclusionEntry,
-  type ExclusionStats,
-  exclusionBuckets,
-  statsKey,
-} from "../exclusions/distribution.ts";
+import { openExclusionBuckets } from "../exclusions/buckets.ts";
+import { appliesAt, ExclusionEntry, type ExclusionStats, statsKey } from "../exclusions/distribution.ts";
 import { ExclusionError, ExclusionSet, type Verdict } from "../exclusions/exclusion-set.ts";
 import type { BotCounter } from "./metrics.ts";
 
 const STATS_EVERY_MS = 5_000;
-/** Stats of processes gone long ago expire; the operator sums what is there. */
-const STATS_MAX_AGE_MS = 30 * 86_400_000;
 const INITIAL_LOAD_TIMEOUT_MS = 10_000;
 
 export interface ExclusionWatchOptions {
@@ -53,7 +47,10 @@ export class ExclusionWatch {
 
   constructor(options: ExclusionWatchOptions) {
     this.#options = options;
-    this.#processId = options.processId ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+    // Each process start reports under its own key (a restarted container keeps its pod name and pid),
+    // so the operator's sum over keys never goes down.
+    const host = options.processId ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+    this.#processId = `${host}-${Date.now().toString(36)}`;
   }
 
   /** The exclusions in force at this bot, by name. */
@@ -64,10 +61,8 @@ export class ExclusionWatch {
   /** Opens the buckets (creating them if needed), loads the current exclusions, then follows changes. */
   async start(): Promise<void> {
     const { nc, pipeline } = this.#options;
-    const buckets = exclusionBuckets(pipeline);
-    const kvm = new Kvm(nc);
-    const rules = await kvm.create(buckets.rules, { history: 1 });
-    this.#stats = await kvm.create(buckets.stats, { history: 1, ttl: STATS_MAX_AGE_MS });
+    const { rules, stats } = await openExclusionBuckets(await jetstreamManager(nc), pipeline);
+    this.#stats = stats;
     const pending = (await rules.status()).values;
     let loaded!: () => void;
     const initial = new Promise<void>((resolve) => {
@@ -146,14 +141,19 @@ export class ExclusionWatch {
   }
 
   /** Writes changed counts, and a heartbeat for every exclusion in force, to the stats bucket. */
-  async #report(force = false): Promise<void> {
+  async #report(): Promise<void> {
     const stats = this.#stats;
     if (!stats) return;
     const inForce = new Set(this.#set.names);
     const reportedAt = new Date().toISOString();
-    for (const [name, counts] of this.#counts) {
-      // Exclusions in force report every time (that is how the operator counts the bots applying them).
-      if (!counts.dirty && !inForce.has(name) && !force) continue;
+    for (const [name, counts] of [...this.#counts]) {
+      // Exclusions in force report every time (that is how the operator counts the bots applying them);
+      // one no longer in force is reported once more if it changed, then forgotten, so a final report
+      // cannot bring back stats the operator purged with its Exclusion.
+      if (!inForce.has(name) && !counts.dirty) {
+        this.#counts.delete(name);
+        continue;
+      }
       const value: ExclusionStats = {
         bot: this.#options.bot,
         matched: counts.matched,
@@ -175,6 +175,6 @@ export class ExclusionWatch {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#watch?.stop();
-    await this.#report(true);
+    await this.#report();
   }
 }

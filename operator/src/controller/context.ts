@@ -1,7 +1,8 @@
 // What the reconcilers share: the API writer, the informer caches, the NATS connections, the queue (to
-// ask for other reconciles), the memory of what was applied, and settings.
+// ask for other reconciles), the memory of what was applied and of exclusions written, and settings.
 import type { Logger } from "pino";
 import type { AppliedMemo } from "./apply.ts";
+import type { ExclusionMemo } from "./exclusion-reconciler.ts";
 import type { Caches } from "./informers.ts";
 import type { Kube } from "./kube.ts";
 import type { NatsPool } from "./nats-pool.ts";
@@ -12,6 +13,8 @@ export interface ControllerContext {
   caches: Caches;
   nats: NatsPool;
   applied: AppliedMemo;
+  /** When each Exclusion was last written to the buckets (its status is then refreshed sooner). */
+  exclusions: ExclusionMemo;
   enqueue(key: string): void;
   log: Logger;
   lookup: ModuleLookup;

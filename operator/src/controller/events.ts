@@ -1,12 +1,15 @@
 // Which reconciles an informer event calls for. A Bot's spec or deletion: the bot, the bots sharing
 // its process (before and after the change) and the bots sending to it; any change to a Bot, its
 // status included: its Pipeline, whose status sums up its bots. A Pipeline's spec or deletion: the
-// pipeline and its bots. A Deployment, ConfigMap or Service of the operator: the Bots owning it.
-// Status-only updates of a resource never queue that resource again, so writing status cannot loop.
+// pipeline and its bots. A Deployment, ConfigMap or Service of the operator: the Bots owning it. An
+// Exclusion's spec or deletion: the exclusion. A Pipeline appearing, going, or changing its labels or
+// spec: the namespace's Exclusions (their scope may select it); a Bot appearing, going, or changing its
+// labels: the namespace's Exclusions that choose bots by label. Status-only updates of a resource never
+// queue that resource again, so writing status cannot loop.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { API_VERSION, DELETE_STREAMS_ANNOTATION } from "./constants.ts";
 import type { Cache, Caches } from "./informers.ts";
-import { botKey, pipelineKey } from "./keys.ts";
+import { botKey, exclusionKey, pipelineKey } from "./keys.ts";
 import { isDeleting, type RawObject } from "./parse.ts";
 
 type Verb = "add" | "update" | "delete";
@@ -41,6 +44,8 @@ export class EventRouter {
   readonly #caches: Caches;
   readonly #enqueue: (key: string) => void;
   readonly #seen = new Map<string, Seen>();
+  /** What of a Pipeline or Bot an Exclusion's scope reads (labels, existence), by uid. */
+  readonly #scope = new Map<string, string>();
 
   constructor(caches: Caches, enqueue: (key: string) => void) {
     this.#caches = caches;
@@ -55,16 +60,47 @@ export class EventRouter {
         cache.on(verb as "add", handle);
       on(c.bots, (obj) => this.#onBot(verb, obj as RawObject));
       on(c.pipelines, (obj) => this.#onPipeline(verb, obj as RawObject));
+      on(c.exclusions, (obj) => this.#onExclusion(verb, obj as RawObject));
       for (const child of [c.deployments, c.configMaps, c.services]) {
         on(child as Cache<KubernetesObject>, (obj) => this.#onChild(obj));
       }
     }
   }
 
-  /** Queues every Pipeline and Bot (periodic resync, NATS reconnect). */
+  /** Queues every Pipeline, Bot and Exclusion (periodic resync, NATS reconnect). */
   requeueAll(): void {
     for (const p of this.#caches.pipelines.list()) this.#enqueue(pipelineKey(ns(p), name(p)));
     for (const b of this.#caches.bots.list()) this.#enqueue(botKey(ns(b), name(b)));
+    for (const e of this.#caches.exclusions.list()) this.#enqueue(exclusionKey(ns(e), name(e)));
+  }
+
+  /** Whether what an Exclusion's scope reads of a Pipeline or Bot changed with this event. */
+  #scopeChanged(verb: Verb, raw: RawObject, extra: unknown): boolean {
+    const uid = raw.metadata?.uid ?? `${raw.kind}/${ns(raw)}/${name(raw)}`;
+    const now = JSON.stringify([raw.metadata?.labels ?? {}, isDeleting(raw), extra]);
+    const before = this.#scope.get(uid);
+    if (verb === "delete") this.#scope.delete(uid);
+    else this.#scope.set(uid, now);
+    return verb !== "update" || before !== now;
+  }
+
+  /** Queues the namespace's Exclusions (those choosing bots by label only, with `botSelectorOnly`). */
+  #requeueExclusions(namespace: string, botSelectorOnly: boolean): void {
+    for (const e of this.#caches.exclusions.list(namespace) as RawObject[]) {
+      const scope = (e.spec as { scope?: { botSelector?: unknown } } | undefined)?.scope;
+      if (botSelectorOnly && scope?.botSelector === undefined) continue;
+      this.#enqueue(exclusionKey(namespace, name(e)));
+    }
+  }
+
+  #onExclusion(verb: Verb, raw: RawObject): void {
+    const uid = raw.metadata?.uid ?? `Exclusion/${ns(raw)}/${name(raw)}`;
+    const now: Seen = { fingerprint: fingerprint(raw), pipeline: "", process: "" };
+    const before = this.#seen.get(uid);
+    if (verb === "delete") this.#seen.delete(uid);
+    else this.#seen.set(uid, now);
+    if (verb === "update" && before?.fingerprint === now.fingerprint) return;
+    this.#enqueue(exclusionKey(ns(raw), name(raw)));
   }
 
   #bots(namespace: string): RawObject[] {
@@ -76,6 +112,7 @@ export class EventRouter {
     const botName = name(raw);
     const uid = raw.metadata?.uid ?? `${namespace}/${botName}`;
     const spec = botSpec(raw);
+    if (this.#scopeChanged(verb, raw, spec.pipeline)) this.#requeueExclusions(namespace, true);
     const now: Seen = {
       fingerprint: fingerprint(raw),
       pipeline: spec.pipeline,
@@ -108,6 +145,8 @@ export class EventRouter {
     const pipeline = name(raw);
     const uid = raw.metadata?.uid ?? `${namespace}/${pipeline}`;
     const annotation = raw.metadata?.annotations?.[DELETE_STREAMS_ANNOTATION] ?? "";
+    // The spec too: a new NATS URL moves where the exclusions are written.
+    if (this.#scopeChanged(verb, raw, raw.metadata?.generation)) this.#requeueExclusions(namespace, false);
     const now: Seen = { fingerprint: fingerprint(raw, annotation), pipeline, process: "" };
     const before = this.#seen.get(uid);
     if (verb === "delete") this.#seen.delete(uid);

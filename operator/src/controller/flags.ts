@@ -22,7 +22,8 @@ export interface OperatorSettings {
 export const USAGE = `Usage: node operator/src/controller/main.ts [flags]
 
 Reconciles Petrel's Pipeline and Bot resources into Deployments, ConfigMaps, Services and JetStream
-streams and consumers. Each flag falls back to the environment variable named after it.
+streams and consumers, and its Exclusions into the pipelines' exclusion buckets. Each flag falls back to
+the environment variable named after it.
 
   --namespace NS                  watch only this namespace (PETREL_WATCH_NAMESPACE; default: all)
   --kubeconfig FILE               kubeconfig to use (KUBECONFIG; default: in-cluster, else ~/.kube/config)

@@ -1,6 +1,6 @@
-// Informers (client-node list+watch caches) for what the operator reads: Pipelines, Bots, and the
-// Deployments, ConfigMaps and Services it manages (by label). An informer whose watch fails is started
-// again after a growing delay; `start()` resolves once every cache holds its first full list.
+// Informers (client-node list+watch caches) for what the operator reads: Pipelines, Bots, Exclusions,
+// and the Deployments, ConfigMaps and Services it manages (by label). An informer whose watch fails is
+// started again after a growing delay; `start()` resolves once every cache holds its first full list.
 import {
   AppsV1Api,
   CoreV1Api,
@@ -103,6 +103,7 @@ class Watched<T extends KubernetesObject> {
 export interface Caches {
   pipelines: Cache<RawObject & KubernetesObject>;
   bots: Cache<RawObject & KubernetesObject>;
+  exclusions: Cache<RawObject & KubernetesObject>;
   deployments: Cache<V1Deployment>;
   configMaps: Cache<V1ConfigMap>;
   services: Cache<V1Service>;
@@ -129,6 +130,13 @@ export class Informers {
       kubeConfig,
       kube.listPath("Bot", namespace),
       () => kube.list("Bot", namespace) as never,
+      log,
+    );
+    const exclusions = new Watched(
+      "exclusions",
+      kubeConfig,
+      kube.listPath("Exclusion", namespace),
+      () => kube.list("Exclusion", namespace) as never,
       log,
     );
     const deployments = new Watched<V1Deployment>(
@@ -167,11 +175,19 @@ export class Informers {
     this.caches = {
       pipelines: pipelines.cache as Caches["pipelines"],
       bots: bots.cache as Caches["bots"],
+      exclusions: exclusions.cache as Caches["exclusions"],
       deployments: deployments.cache,
       configMaps: configMaps.cache,
       services: services.cache,
     };
-    this.#all = [pipelines, bots, deployments, configMaps, services] as Watched<KubernetesObject>[];
+    this.#all = [
+      pipelines,
+      bots,
+      exclusions,
+      deployments,
+      configMaps,
+      services,
+    ] as Watched<KubernetesObject>[];
   }
 
   get synced(): boolean {

@@ -1,6 +1,6 @@
 // The operator's writes to the API server, all as server-side apply with one field manager: children
-// (forced: the operator owns them), finalizers and status. Applies to a Pipeline or Bot carry its uid,
-// so they never recreate a resource that was deleted meanwhile, and never touch its spec.
+// (forced: the operator owns them), finalizers and status. Applies to a Pipeline, Bot or Exclusion carry
+// its uid, so they never recreate a resource that was deleted meanwhile, and never touch its spec.
 import {
   CustomObjectsApi,
   type KubeConfig,
@@ -11,8 +11,8 @@ import {
 } from "@kubernetes/client-node";
 import { API_VERSION, FIELD_MANAGER, FINALIZER, GROUP, VERSION } from "./constants.ts";
 
-export type Kind = "Pipeline" | "Bot";
-const PLURAL: Record<Kind, string> = { Pipeline: "pipelines", Bot: "bots" };
+export type Kind = "Pipeline" | "Bot" | "Exclusion";
+const PLURAL: Record<Kind, string> = { Pipeline: "pipelines", Bot: "bots", Exclusion: "exclusions" };
 
 export interface ResourceRef {
   kind: Kind;
@@ -109,7 +109,7 @@ export class Kube {
     return `/apis/${GROUP}/${VERSION}${ns}/${PLURAL[kind]}`;
   }
 
-  /** Lists Pipelines or Bots (for informers). */
+  /** Lists Pipelines, Bots or Exclusions (for informers). */
   async list(
     kind: Kind,
     namespace: string | undefined,

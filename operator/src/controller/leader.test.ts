@@ -213,6 +213,17 @@ describe("operator: leader election", () => {
         "the pipeline's status",
         async () => (await env.get("pipeline", "rbac")).status?.bots?.total === 1,
       );
+      await env.apply(`apiVersion: petrel.dev/v1alpha1
+kind: Exclusion
+metadata: {name: rbac}
+spec: {scope: {pipelines: [rbac]}, match: {all: [{field: source.ip, cidr: [192.0.2.0/24]}]}, reason: r}
+`);
+      const exclusion = await waitFor("the exclusion's status", async () => {
+        const x = await env.get("exclusion", "rbac");
+        return x.status?.pipelines?.[0] === "rbac" ? x : undefined;
+      });
+      expect(exclusion.metadata.finalizers).toEqual(["petrel.dev/cleanup"]);
+      await env.kubectl(["delete", "-n", env.namespace, "exclusion", "rbac", "--wait=true", "--timeout=30s"]);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
       expect((await processLease()).spec?.holderIdentity).toBe("");

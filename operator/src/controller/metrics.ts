@@ -7,7 +7,7 @@ export class OperatorMetrics {
   readonly registry = new Registry();
   readonly reconciles = new Counter({
     name: "petrel_operator_reconcile_total",
-    help: "Reconciles by kind (Pipeline, Bot) and result (success, requeue, error).",
+    help: "Reconciles by kind (Pipeline, Bot, Exclusion) and result (success, requeue, error).",
     labelNames: ["kind", "result"] as const,
     registers: [this.registry],
   });

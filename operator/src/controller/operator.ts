@@ -1,6 +1,6 @@
-// The operator: informers feed a keyed work queue; workers run the Pipeline and Bot reconcilers, at most
-// one reconcile per key at a time, failures retried with per-key backoff; everything is queued again
-// every resync period and after each NATS reconnect. Only the leader's workers run.
+// The operator: informers feed a keyed work queue; workers run the Pipeline, Bot and Exclusion
+// reconcilers, at most one reconcile per key at a time, failures retried with per-key backoff; everything
+// is queued again every resync period and after each NATS reconnect. Only the leader's workers run.
 import type { Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { type Logger, pino } from "pino";
@@ -10,6 +10,7 @@ import { reconcileBot } from "./bot-reconciler.ts";
 import type { ControllerContext } from "./context.ts";
 import { errorText } from "./errors.ts";
 import { EventRouter } from "./events.ts";
+import { ExclusionMemo, reconcileExclusion } from "./exclusion-reconciler.ts";
 import { Informers } from "./informers.ts";
 import { parseKey } from "./keys.ts";
 import { Kube } from "./kube.ts";
@@ -80,6 +81,7 @@ export class Operator {
       caches: this.#informers.caches,
       nats: this.#nats,
       applied: new AppliedMemo(),
+      exclusions: new ExclusionMemo(),
       enqueue: (key) => this.#queue.add(key),
       log: this.#log,
       lookup: options.lookup ?? findModule,
@@ -158,7 +160,9 @@ export class Operator {
         const result =
           kind === "Bot"
             ? await reconcileBot(ctx, namespace, name)
-            : await reconcilePipeline(ctx, namespace, name);
+            : kind === "Exclusion"
+              ? await reconcileExclusion(ctx, namespace, name)
+              : await reconcilePipeline(ctx, namespace, name);
         this.#queue.forget(key);
         if (result.requeueAfterMs !== undefined) {
           this.#queue.addAfter(key, result.requeueAfterMs);

@@ -1,10 +1,12 @@
-// Pipelines and Bots as the API server returns them, read with the same zod schemas as local mode: the
+// Pipelines, Bots and Exclusions as the API server returns them, read with the same zod schemas as local mode: the
 // schema's output (defaults applied) next to the raw object, whose metadata (uid, generation, deletion,
 // finalizers) the schema does not keep.
 import {
   Bot,
   type BotResource,
   type ConditionT,
+  Exclusion,
+  type ExclusionResource,
   Pipeline,
   type PipelineResource,
 } from "../../../bot-runtime/src/config/resources.ts";
@@ -60,6 +62,7 @@ function parseWith<T>(
 // a pipeline's bots are read by every reconcile of one of them.
 const bots = new WeakMap<RawObject, Parsed<BotResource>>();
 const pipelines = new WeakMap<RawObject, Parsed<PipelineResource>>();
+const exclusions = new WeakMap<RawObject, Parsed<ExclusionResource>>();
 
 function memo<T>(cache: WeakMap<RawObject, Parsed<T>>, parse: (raw: RawObject) => Parsed<T>, raw: RawObject) {
   let parsed = cache.get(raw);
@@ -73,6 +76,9 @@ function memo<T>(cache: WeakMap<RawObject, Parsed<T>>, parse: (raw: RawObject) =
 export const parseBot = (raw: RawObject): Parsed<BotResource> => memo(bots, (r) => parseWith(Bot, r), raw);
 export const parsePipeline = (raw: RawObject): Parsed<PipelineResource> =>
   memo(pipelines, (r) => parseWith(Pipeline, r), raw);
+
+export const parseExclusion = (raw: RawObject): Parsed<ExclusionResource> =>
+  memo(exclusions, (r) => parseWith(Exclusion, r), raw);
 
 export function isDeleting(raw: RawObject): boolean {
   return raw.metadata?.deletionTimestamp !== undefined && raw.metadata?.deletionTimestamp !== null;

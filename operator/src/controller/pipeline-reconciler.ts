@@ -1,12 +1,14 @@
 // Reconciles one Pipeline: its finalizer; its queue and dead-letter streams; removal of children whose
-// process group no longer exists; and its status, summing up its bots. Deleting a Pipeline keeps its
-// streams (queued messages, dead letters, bot state) unless the user opted in to deleting them.
+// process group no longer exists and of exclusion entries no Exclusion accounts for; and its status,
+// summing up its bots. Deleting a Pipeline keeps its streams (queued messages, dead letters, bot state)
+// unless the user opted in to deleting them.
 import { pipelineNames } from "../../../bot-runtime/src/config/render.ts";
 import type { PipelineResource } from "../../../bot-runtime/src/config/resources.ts";
 import { ensurePipelineStreams } from "../../../bot-runtime/src/runtime/jetstream.ts";
 import { DELETE_STREAMS_ANNOTATION, FINALIZER, LABELS } from "./constants.ts";
 import type { ControllerContext, ReconcileResult } from "./context.ts";
 import { errorText } from "./errors.ts";
+import { pruneExclusionEntries } from "./exclusion-reconciler.ts";
 import { deadLetterCount, deletePipelineData } from "./jetstream-state.ts";
 import type { ResourceRef } from "./kube.ts";
 import { childName, serviceName } from "./names.ts";
@@ -107,6 +109,7 @@ export async function reconcilePipeline(
     try {
       const jsm = await ctx.nats.manager(parsed.resource);
       await ensurePipelineStreams(jsm, parsed.resource);
+      await pruneExclusionEntries(ctx, jsm, namespace, name);
       deadLetters = await deadLetterCount(jsm, name);
     } catch (error) {
       problem = { reason: "StreamsUnavailable", message: explain(error) };

@@ -35,8 +35,8 @@ const good: TestBot[] = [
 ];
 
 describe("loadLocalConfig", () => {
-  it("accepts a valid pipeline, resolves IntelMQ module paths and counts Exclusions", () => {
-    const text = `${pipelineYaml("ok", good)}---\napiVersion: petrel.dev/v1alpha1\nkind: Exclusion\nmetadata: {name: nope}\nspec: {}\n`;
+  it("accepts a valid pipeline, resolves IntelMQ module paths and reads Exclusions", () => {
+    const text = `${pipelineYaml("ok", good)}---\napiVersion: petrel.dev/v1alpha1\nkind: Exclusion\nmetadata: {name: nope}\nspec: {scope: {pipelines: [ok]}, match: {all: [{field: source.ip, cidr: [192.0.2.0/24]}]}, reason: r}\n`;
     const config = load(text);
     expect(config.pipelines.map((p) => p.metadata.name)).toEqual(["ok"]);
     expect(config.bots.map((b) => [b.resource.metadata.name, b.kind, b.hasInput])).toEqual([
@@ -46,8 +46,62 @@ describe("loadLocalConfig", () => {
       ["out", "output", true],
     ]);
     expect(config.bots[2]?.module.id).toBe("experts.taxonomy");
-    expect(config.exclusions).toBe(1);
+    expect(config.exclusions.map((x) => [x.resource.metadata.name, x.resource.spec.action.type])).toEqual([
+      ["nope", "drop"],
+    ]);
+    expect(config.exclusions[0]?.revision).toMatch(/^[0-9a-f]{12}$/);
     expect(config.warnings).toEqual([]);
+  });
+
+  it("checks Exclusions as the bots compile them, naming file, line and condition", () => {
+    const exclusion = (name: string, spec: string) =>
+      `---\napiVersion: petrel.dev/v1alpha1\nkind: Exclusion\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+    const text = [
+      pipelineYaml("ok", good),
+      exclusion(
+        "bad-schema",
+        "  scope: {pipelines: [ok]}\n  match:\n    all:\n      - {field: source.nope, equals: x}\n      - {field: source.ip, cidr: [192.0.2.0/33]}\n      - {field: source.fqdn, regex: '(x'}\n  reason: r\n",
+      ),
+      exclusion(
+        "bad-value",
+        "  scope: {pipelines: [ok]}\n  match: {any: [{field: feed.name, equals: x}]}\n  action:\n    type: mark\n    set: [{field: source.asn, value: many}]\n  reason: r\n",
+      ),
+      exclusion("bad-value", "  scope: {pipelines: [ok]}\n  match: {any: [{exists: true}]}\n  reason: r\n"),
+    ].join("");
+    expect(problems(text)).toEqual([
+      "p.yaml:57: document 6 (Exclusion bad-schema): spec.match.all[0].field: not an event field: use a field of docs/event-format.md or extra.<name>",
+      "p.yaml:58: document 6 (Exclusion bad-schema): spec.match.all[1].cidr[0]: not an IP address or CIDR network",
+      "p.yaml:59: document 6 (Exclusion bad-schema): spec.match.all[2].regex: not a valid regular expression (JavaScript syntax)",
+      'p.yaml:70: document 7 (Exclusion bad-value): spec.action.set[0]: source.asn: value "many" cannot be made a valid ASN: must be an autonomous system number, 1 to 4294967295',
+      "p.yaml:78: document 8 (Exclusion bad-value): spec.match.any[0]: set field, except in a classification condition, which takes none",
+    ]);
+    const twice = `${pipelineYaml("ok", good)}${exclusion("x", "  scope: {pipelines: [ok]}\n  match: {any: [{field: feed.name, equals: a}]}\n  reason: r\n")}${exclusion("x", "  scope: {pipelines: [ok]}\n  match: {any: [{field: feed.name, equals: b}]}\n  reason: r\n")}`;
+    expect(problems(twice)).toEqual(["p.yaml:60: document 7 (Exclusion x): Exclusion x is defined twice"]);
+  });
+
+  it("warns about exclusions that apply nowhere or route where nothing goes", () => {
+    const exclusion = (name: string, spec: string) =>
+      `---\napiVersion: petrel.dev/v1alpha1\nkind: Exclusion\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+    const text = [
+      pipelineYaml("ok", good),
+      exclusion(
+        "typo",
+        "  scope: {pipelines: [okk]}\n  match: {any: [{field: feed.name, equals: a}]}\n  reason: r\n",
+      ),
+      exclusion(
+        "nobody",
+        "  scope: {pipelineSelector: {}, botSelector: {matchLabels: {stage: x}}}\n  match: {any: [{field: feed.name, equals: a}]}\n  reason: r\n",
+      ),
+      exclusion(
+        "review",
+        "  scope: {pipelines: [ok]}\n  match: {any: [{field: feed.name, equals: a}]}\n  action: {type: route, path: review}\n  reason: r\n",
+      ),
+    ].join("");
+    expect(load(text).warnings).toEqual([
+      "p.yaml:54: document 6 (Exclusion typo): spec.scope.pipelines[0]: no Pipeline named okk (did you mean ok?); the exclusion does not apply there",
+      "p.yaml:62: document 7 (Exclusion nobody): spec.scope: no bot applies the exclusion (botSelector selects no bot in ok)",
+      "p.yaml:72: document 8 (Exclusion review): spec.action.path: out has no destinations on path review; events routed there are discarded",
+    ]);
   });
 
   it("names file, line, document and field path of schema errors, all at once", () => {

@@ -1,5 +1,6 @@
 // Loads and validates the Kubernetes-style YAML of local mode: Pipeline, Bot and Exclusion resources,
 // several per file. Problems name the file, line, document and field path, all of them at once.
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, LineCounter, parseAllDocuments } from "yaml";
@@ -8,9 +9,13 @@ import { processGroups } from "../../../bot-runtime/src/config/render.ts";
 import {
   Bot,
   type BotResource,
+  Exclusion,
+  type ExclusionResource,
   Pipeline,
   type PipelineResource,
 } from "../../../bot-runtime/src/config/resources.ts";
+import { selects } from "../../../bot-runtime/src/exclusions/distribution.ts";
+import { ExclusionError, ExclusionSet } from "../../../bot-runtime/src/exclusions/exclusion-set.ts";
 import type { BotKind, BotModule } from "../../../bot-runtime/src/sdk/bot.ts";
 import { findModule, listModules } from "../../../bot-runtime/src/sdk/catalogue.ts";
 import { parameterSchema } from "../../../bot-runtime/src/sdk/common-parameters.ts";
@@ -25,11 +30,19 @@ export interface LocalBot {
   origin: string;
 }
 
+export interface LocalExclusion {
+  resource: ExclusionResource;
+  /** A hash of its spec: the revision written with it into the pipelines' exclusion buckets. */
+  revision: string;
+  /** Where it was defined, for messages: "file:line". */
+  origin: string;
+}
+
 export interface LocalConfig {
   pipelines: PipelineResource[];
   bots: LocalBot[];
-  /** Exclusion resources seen (accepted, not applied yet). */
-  exclusions: number;
+  /** Exclusion resources, compiled and checked (written into the pipelines' buckets by `up`). */
+  exclusions: LocalExclusion[];
   warnings: string[];
 }
 
@@ -258,11 +271,12 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
 
   const pipelines = new Map<string, PipelineResource>();
   const botDocs: Array<{ doc: ParsedDoc; bot: BotResource }> = [];
-  let exclusions = 0;
+  const exclusionDocs: Array<{ doc: ParsedDoc; exclusion: ExclusionResource }> = [];
   for (const doc of docs) {
     const kind = doc.value.kind;
     if (kind === "Exclusion") {
-      exclusions++;
+      const exclusion = validate(Exclusion, doc, problems);
+      if (exclusion) exclusionDocs.push({ doc, exclusion });
       continue;
     }
     if (kind !== "Pipeline" && kind !== "Bot") {
@@ -447,8 +461,104 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
 
   for (const problem of processGroups(bots.map((b) => b.resource)).problems) problems.push(problem);
 
+  const exclusions = checkExclusions(exclusionDocs, [...pipelines.values()], bots, problems, warnings);
+
   if (problems.length > 0) throw new ConfigError(byLocation(problems, sources));
   if (bots.length === 0)
     warnings.push(`${sources.map((s) => s.path).join(", ")}: no Bot resources; nothing to run`);
   return { pipelines: [...pipelines.values()], bots, exclusions, warnings };
+}
+
+/** The spec path an engine problem ("match.all[2]: regex: …") is about, for its line. */
+function problemPath(problem: string): PropertyKey[] {
+  const m = /^(match|action\.set|expiresAt)(?:\.(all|any))?(?:\[(\d+)\])?/.exec(problem);
+  if (!m) return ["spec"];
+  const path: PropertyKey[] = ["spec", ...(m[1] as string).split(".")];
+  if (m[2]) path.push(m[2]);
+  if (m[3] !== undefined) path.push(Number(m[3]));
+  return path;
+}
+
+/**
+ * Exclusions compiled as the bots will compile them (every problem named by file and line), unique by
+ * name; warnings for scopes that select nothing and routes the applying bots cannot take.
+ */
+function checkExclusions(
+  docs: ReadonlyArray<{ doc: ParsedDoc; exclusion: ExclusionResource }>,
+  pipelines: readonly PipelineResource[],
+  bots: readonly LocalBot[],
+  problems: string[],
+  warnings: string[],
+): LocalExclusion[] {
+  const out: LocalExclusion[] = [];
+  const names = new Set<string>();
+  for (const { doc, exclusion } of docs) {
+    const name = exclusion.metadata.name;
+    if (names.has(name)) {
+      problems.push(`${where(doc, ["metadata", "name"])}: Exclusion ${name} is defined twice`);
+      continue;
+    }
+    names.add(name);
+    const spec = exclusion.spec;
+    try {
+      // Disabled ones too: enabling one must not be the moment it turns out broken.
+      ExclusionSet.compile([{ name, spec: { ...spec, enabled: true } }]);
+    } catch (error) {
+      if (!(error instanceof ExclusionError)) throw error;
+      for (const problem of error.problems) {
+        const text = problem.startsWith(`${name}: `) ? problem.slice(name.length + 2) : problem;
+        problems.push(`${where(doc, problemPath(text))}: spec.${text}`);
+      }
+      continue;
+    }
+    const scope = spec.scope;
+    const selected = pipelines.filter((p) =>
+      scope.pipelines
+        ? scope.pipelines.includes(p.metadata.name)
+        : selects(scope.pipelineSelector ?? {}, p.metadata.labels),
+    );
+    for (const [i, pipeline] of (scope.pipelines ?? []).entries()) {
+      if (!pipelines.some((p) => p.metadata.name === pipeline)) {
+        warnings.push(
+          `${where(doc, ["spec", "scope", "pipelines", i])}: spec.scope.pipelines[${i}]: no Pipeline named ${pipeline}${suggestion(
+            pipeline,
+            pipelines.map((p) => p.metadata.name),
+          )}; the exclusion does not apply there`,
+        );
+      }
+    }
+    if (selected.length === 0 && scope.pipelineSelector) {
+      warnings.push(
+        `${where(doc, ["spec", "scope"])}: spec.scope: selects no pipeline; the exclusion applies nowhere`,
+      );
+    }
+    const inScope = bots.filter((b) => selected.some((p) => p.metadata.name === b.resource.spec.pipeline));
+    const selector = scope.botSelector;
+    const applying = selector
+      ? inScope.filter((b) => selects(selector, b.resource.metadata.labels))
+      : inScope.filter((b) => b.kind === "output");
+    if (selected.length > 0 && applying.length === 0) {
+      warnings.push(
+        `${where(doc, ["spec", "scope"])}: spec.scope: no bot applies the exclusion (${selector ? "botSelector selects no bot" : "no output bot"} in ${selected.map((p) => p.metadata.name).join(", ")})`,
+      );
+    }
+    if (spec.enabled && applying.some((b) => b.kind !== "expert" && b.kind !== "output")) {
+      const others = applying.filter((b) => b.kind !== "expert" && b.kind !== "output");
+      warnings.push(
+        `${where(doc, ["spec", "scope", "botSelector"])}: spec.scope.botSelector: ${others.map((b) => `${b.resource.metadata.name} (${b.kind})`).join(", ")}: only experts and outputs apply exclusions`,
+      );
+    }
+    const path = spec.action.path;
+    if (spec.action.type === "route" && path !== undefined) {
+      const stranded = applying.filter((b) => (b.resource.spec.destinations[path] ?? []).length === 0);
+      if (stranded.length > 0) {
+        warnings.push(
+          `${where(doc, ["spec", "action", "path"])}: spec.action.path: ${stranded.map((b) => b.resource.metadata.name).join(", ")} ha${stranded.length === 1 ? "s" : "ve"} no destinations on path ${path}; events routed there are discarded`,
+        );
+      }
+    }
+    const revision = createHash("sha256").update(JSON.stringify(spec)).digest("hex").slice(0, 12);
+    out.push({ resource: exclusion, revision, origin: `${doc.file}:${doc.lineOf([])}` });
+  }
+  return out;
 }

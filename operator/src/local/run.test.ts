@@ -261,6 +261,55 @@ describe("petrelctl up (local mode)", () => {
     expectNothingRunning(started);
   });
 
+  it("applies the Exclusions of the YAML from the first event: drops and marks exactly the matching events", async () => {
+    const exclusion = (name: string, spec: string) =>
+      `apiVersion: petrel.dev/v1alpha1\nkind: Exclusion\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+    const customers = exclusion(
+      "customers",
+      "  scope: {pipelines: [excl]}\n  match: {all: [{field: source.ip, cidr: [198.51.100.0/28]}]}\n  reason: protected constituents\n",
+    );
+    const note = exclusion(
+      "note",
+      "  scope: {pipelineSelector: {}}\n  match: {any: [{field: source.ip, cidr: [198.51.100.32/28]}]}\n  action: {type: mark, set: [{field: extra.excluded_by, value: note}]}\n  reason: r\n",
+    );
+    const bots = (file: string): TestBot[] => [
+      {
+        name: "feed",
+        module: "test.lines_collector",
+        parameters: { lines: ips },
+        destinations: { _default: ["parse"] },
+      },
+      { name: "parse", module: "test.ip_parser", destinations: { _default: ["tax"] } },
+      { name: "tax", module: "experts.taxonomy", destinations: { _default: ["out"] } },
+      { name: "out", module: "test.jsonl_output", parameters: { file } },
+    ];
+    const read = (file: string) =>
+      readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, string>);
+    const first = join(dir, "excl-1.jsonl");
+    const { result, text, started } = await run("excl", bots(first), {}, { documents: [customers, note] });
+    expect(result.exitCode, text).toBe(0);
+    expect(text).toContain("Exclusions of pipeline excl: customers, note");
+    const events = read(first);
+    // .1–.15 dropped (198.51.100.0/28); .32–.47 marked; the other 19 untouched.
+    expect(events.map((e) => e["source.ip"]).sort()).toEqual(ips.slice(15).sort());
+    const marked = events.filter((e) => e["extra.excluded_by"] === "note").map((e) => e["source.ip"]);
+    expect(marked.sort()).toEqual(ips.slice(31, 47).sort());
+    expect(text).toMatch(/^ {2}out +output +50 +35 +15 /m);
+    expect(text).toContain("Exclusions matched in pipeline excl: customers 15 (drop), note 16 (mark)");
+    expectNothingRunning(started);
+
+    // The next run without "customers" removes it from the bucket: nothing is dropped.
+    const second = join(dir, "excl-2.jsonl");
+    const again = await run("excl", bots(second), {}, { documents: [note] });
+    expect(again.result.exitCode, again.text).toBe(0);
+    expect(again.text).toContain("Removed exclusions no longer defined from pipeline excl: customers");
+    expect(read(second)).toHaveLength(50);
+    expect(again.text).toContain("Exclusions matched in pipeline excl: note 16 (mark)");
+  });
+
   it("--reset starts from empty queues, so a re-run gives the same output", async () => {
     const bots = (file: string): TestBot[] => [
       {

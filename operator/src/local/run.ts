@@ -1,6 +1,7 @@
-// `petrelctl up`: runs validated Pipeline and Bot resources on this machine. A private nats-server
-// (or $NATS_URL), the same streams, consumers and rendered bot configurations as on Kubernetes, one
-// process per bot replica, restarts, a live status, and an end condition for --until-drained.
+// `petrelctl up`: runs validated Pipeline, Bot and Exclusion resources on this machine. A private
+// nats-server (or $NATS_URL), the same streams, consumers, exclusion buckets and rendered bot
+// configurations as on Kubernetes, one process per bot replica, restarts, a live status, and an end
+// condition for --until-drained.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +15,16 @@ import {
   renderProcessConfig,
 } from "../../../bot-runtime/src/config/render.ts";
 import type { BotResource, PipelineResource } from "../../../bot-runtime/src/config/resources.ts";
+import {
+  entryNames,
+  openExclusionBuckets,
+  putEntry,
+  readEntry,
+  readStats,
+  removeEntry,
+  summarizeStats,
+} from "../../../bot-runtime/src/exclusions/buckets.ts";
+import { exclusionEntries } from "../../../bot-runtime/src/exclusions/distribution.ts";
 import {
   connectNats,
   deleteBotConsumer,
@@ -210,11 +221,6 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
   };
 
   for (const warning of config.warnings) print(`warning: ${warning}`);
-  if (config.exclusions > 0) {
-    print(
-      `note: ${config.exclusions} Exclusion resource(s) accepted but not applied: exclusions are not applied in this release`,
-    );
-  }
 
   mkdirSync(join(dataDir, "bots"), { recursive: true });
   mkdirSync(join(dataDir, "logs"), { recursive: true });
@@ -299,6 +305,9 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
       if (pruned.length > 0) print(`Removed consumers of bots no longer defined: ${pruned.join(", ")}`);
       for (const b of inputs) await ensureBotConsumer(jsm, p.metadata.name, b.resource.metadata.name);
     }
+
+    // ---- exclusions: in the buckets before any bot starts, so they apply from the first event ----
+    for (const line of await writeExclusions(jsm, config)) print(line);
 
     // ---- bot processes ----
     const events: string[] = [];
@@ -538,6 +547,11 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
       print("");
       print(`Drained after ${formatElapsed(Date.now() - started)}. Events per bot:`);
       for (const line of renderSummary(rows)) print(`  ${line}`);
+      if (config.exclusions.length > 0) {
+        // The bots write their final counts as they stop.
+        await sup.stop();
+        for (const line of await exclusionSummary(jsm, config)) print(line);
+      }
       const dead = rows.filter((r) => r.deadLetters > 0);
       if (dead.length > 0) {
         exitCode = 1;
@@ -559,6 +573,72 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
     await nats?.stop();
     for (const cleanup of cleanups.reverse()) cleanup();
   }
+}
+
+/**
+ * Writes each pipeline's exclusions into its bucket (the file's exclusions and nothing else: entries
+ * left by an earlier run are removed) and clears the counts of earlier runs; returns what to print.
+ */
+async function writeExclusions(jsm: JetStreamManager, config: LocalConfig): Promise<string[]> {
+  const lines: string[] = [];
+  const pipelines = config.pipelines.map((p) => ({ name: p.metadata.name, labels: p.metadata.labels ?? {} }));
+  const bots = config.bots.map((b) => ({
+    name: b.resource.metadata.name,
+    pipeline: b.resource.spec.pipeline,
+    labels: b.resource.metadata.labels ?? {},
+  }));
+  const byPipeline = new Map<string, string[]>();
+  const now = Date.now();
+  for (const p of pipelines) {
+    const { rules, statsStream } = await openExclusionBuckets(jsm, p.name);
+    // Counts are per run, as the table's are.
+    await jsm.streams.purge(statsStream);
+    const wanted = new Set<string>();
+    for (const x of config.exclusions) {
+      const entry = exclusionEntries(
+        x.resource.metadata.name,
+        x.resource.spec,
+        x.revision,
+        pipelines,
+        bots,
+      ).get(p.name);
+      if (!entry) continue;
+      await putEntry(rules, entry);
+      wanted.add(entry.name);
+      const expiresAt = x.resource.spec.expiresAt;
+      const expired = expiresAt !== undefined && Date.parse(expiresAt) <= now;
+      const list = byPipeline.get(p.name) ?? [];
+      list.push(`${entry.name}${expired ? ` (expired ${expiresAt})` : ""}`);
+      byPipeline.set(p.name, list);
+    }
+    const stale: string[] = [];
+    for (const name of await entryNames(rules)) {
+      if (!wanted.has(name) && (await removeEntry(rules, name))) stale.push(name);
+    }
+    if (stale.length > 0)
+      lines.push(`Removed exclusions no longer defined from pipeline ${p.name}: ${stale.join(", ")}`);
+  }
+  for (const [pipeline, names] of byPipeline)
+    lines.push(`Exclusions of pipeline ${pipeline}: ${names.join(", ")}`);
+  return lines;
+}
+
+/** What each exclusion matched, as the bots reported it. */
+async function exclusionSummary(jsm: JetStreamManager, config: LocalConfig): Promise<string[]> {
+  const lines: string[] = [];
+  for (const p of config.pipelines) {
+    const kv = await openExclusionBuckets(jsm, p.metadata.name);
+    const counts: string[] = [];
+    for (const x of config.exclusions) {
+      const name = x.resource.metadata.name;
+      if ((await readEntry(kv.rules, name)) === undefined) continue;
+      const summary = summarizeStats(await readStats(jsm, kv, name), Date.now(), Number.POSITIVE_INFINITY);
+      counts.push(`${name} ${summary.matched} (${x.resource.spec.action.type})`);
+    }
+    if (counts.length > 0)
+      lines.push(`Exclusions matched in pipeline ${p.metadata.name}: ${counts.join(", ")}`);
+  }
+  return lines;
 }
 
 function totalsOf(rt: BotRuntime): BotCounters {

@@ -2,7 +2,9 @@
 // nats-server. No operator runs here: where a verb reads what the operator reports (status), the test
 // writes that status through the status subresource, as the operator would.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,9 +27,9 @@ interface Ran {
 let cp: ControlPlane;
 let nats: TestNatsServer;
 
-function petrelctl(args: string[]): Promise<Ran> {
+function petrelctl(args: string[], input?: string): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [PETRELCTL, ...args, "--kubeconfig", cp.kubeconfigPath, "-n", NS],
       { encoding: "utf8", cwd: ROOT },
@@ -36,6 +38,7 @@ function petrelctl(args: string[]): Promise<Ran> {
         resolve({ code, stdout, stderr });
       },
     );
+    child.stdin?.end(input ?? "");
   });
 }
 
@@ -52,6 +55,7 @@ describe("petrelctl against a cluster", () => {
       "--for=condition=Established",
       "crd/bots.petrel.dev",
       "crd/pipelines.petrel.dev",
+      "crd/exclusions.petrel.dev",
     ]);
     await cp.kubectl(["create", "namespace", NS]);
     // The demo, pointed at the test's nats-server.
@@ -298,5 +302,301 @@ describe("petrelctl against a cluster", () => {
     const noPods = await petrelctl(["log", "feed-urlhaus"]);
     expect(noPods.code).toBe(1);
     expect(noPods.stderr).toContain("Bot feed-urlhaus has no pods (selector petrel.dev/bot=feed-urlhaus)");
+  });
+
+  describe("exclusion", () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "petrel-exclusion-cli-"));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const spec = async (name: string) =>
+      JSON.parse(await cp.kubectl(["get", "exclusion", name, "-n", NS, "-o", "jsonpath={.spec}"]));
+
+    it("add creates the Exclusion the flags describe, checked first, naming the flag at fault", async () => {
+      const before = Date.now();
+      const added = await petrelctl([
+        "exclusion",
+        "add",
+        "customers",
+        "--pipeline",
+        "demo",
+        "--cidr",
+        "192.0.2.0/24,2001:db8::/32",
+        "--cidr",
+        "198.51.100.7",
+        "--reason",
+        "protected constituents",
+        "--owner",
+        "cert@example.org",
+        "--ticket",
+        "RT#4711",
+        "--expires",
+        "7d",
+      ]);
+      expect(added.code, added.stderr).toBe(0);
+      expect(added.stdout).toContain(
+        "Exclusion customers created in namespace csirt: drop at the output bots of pipeline(s) demo.",
+      );
+      const created = await spec("customers");
+      expect(created).toMatchObject({
+        scope: { pipelines: ["demo"] },
+        match: { all: [{ field: "source.ip", cidr: ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"] }] },
+        action: { type: "drop" },
+        reason: "protected constituents",
+        owner: "cert@example.org",
+        ticket: "RT#4711",
+        enabled: true,
+      });
+      const expires = Date.parse(created.expiresAt);
+      expect(expires - before).toBeGreaterThan(7 * 86_400_000 - 60_000);
+      expect(expires - before).toBeLessThan(7 * 86_400_000 + 60_000);
+
+      const marked = await petrelctl([
+        "exclusion",
+        "add",
+        "scanners",
+        "--pipeline-selector",
+        "team=cert,tier in (gold,silver),!legacy",
+        "--bot-selector",
+        "stage=enrich",
+        "--field",
+        "classification.type",
+        "--equals",
+        "scanner",
+        "--equals",
+        "brute-force",
+        "--action",
+        "mark",
+        "--set",
+        "extra.excluded_by=scanners",
+        "--reason",
+        "research scanners",
+        "--expires",
+        "2030-01-01T00:00:00Z",
+      ]);
+      expect(marked.code, marked.stderr).toBe(0);
+      expect(await spec("scanners")).toMatchObject({
+        scope: {
+          pipelineSelector: {
+            matchLabels: { team: "cert" },
+            matchExpressions: [
+              { key: "tier", operator: "In", values: ["gold", "silver"] },
+              { key: "legacy", operator: "DoesNotExist" },
+            ],
+          },
+          botSelector: { matchLabels: { stage: "enrich" } },
+        },
+        match: { all: [{ field: "classification.type", oneOf: ["scanner", "brute-force"] }] },
+        action: { type: "mark", set: [{ field: "extra.excluded_by", value: "scanners" }] },
+        expiresAt: "2030-01-01T00:00:00Z",
+      });
+
+      const badCidr = await petrelctl([
+        "exclusion",
+        "add",
+        "x",
+        "--pipeline",
+        "demo",
+        "--cidr",
+        "192.0.2.0/33",
+        "--reason",
+        "r",
+      ]);
+      expect(badCidr.code).toBe(1);
+      expect(badCidr.stderr).toContain("--cidr: not an IP address or CIDR network");
+      const badRegex = await petrelctl([
+        "exclusion",
+        "add",
+        "x",
+        "--pipeline",
+        "demo",
+        "--field",
+        "source.fqdn",
+        "--regex",
+        "(open",
+        "--reason",
+        "r",
+      ]);
+      expect(badRegex.stderr).toContain("--regex: not a valid regular expression");
+      const badSet = await petrelctl([
+        "exclusion",
+        "add",
+        "x",
+        "--pipeline",
+        "demo",
+        "--field",
+        "feed.name",
+        "--equals",
+        "y",
+        "--action",
+        "mark",
+        "--set",
+        "source.asn=lots",
+        "--reason",
+        "r",
+      ]);
+      expect(badSet.stderr).toMatch(/x: action\.set\[0\]: source\.asn: value "lots"/);
+      const noReason = await petrelctl([
+        "exclusion",
+        "add",
+        "x",
+        "--pipeline",
+        "demo",
+        "--cidr",
+        "192.0.2.1",
+      ]);
+      expect(noReason.stderr).toContain("--reason is required");
+      const again = await petrelctl([
+        "exclusion",
+        "add",
+        "customers",
+        "--pipeline",
+        "demo",
+        "--cidr",
+        "192.0.2.1",
+        "--reason",
+        "r",
+      ]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain("Exclusion customers exists already in namespace csirt");
+      const dry = await petrelctl([
+        "exclusion",
+        "add",
+        "dry",
+        "--pipeline",
+        "demo",
+        "--domain",
+        "example.org",
+        "--reason",
+        "r",
+        "--dry-run",
+      ]);
+      expect(dry.stdout).toContain("kind: Exclusion");
+      expect(dry.stdout).toContain("domainSuffix:");
+      expect(await cp.kubectl(["get", "exclusions", "-n", NS, "-o", "name"])).not.toContain("dry");
+    });
+
+    it("list shows action, state, matches, last match, expiry and reason from status", async () => {
+      await cp.kubectl([
+        "patch",
+        "exclusion",
+        "customers",
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({
+          status: {
+            observedGeneration: 1,
+            bots: 2,
+            matchedEvents: 7,
+            lastMatchTime: "2026-12-04T10:00:00.000Z",
+            conditions: [
+              {
+                type: "Active",
+                status: "True",
+                reason: "Applied",
+                message: "2 bot(s) apply it in demo",
+                lastTransitionTime: "2026-12-04T00:00:00Z",
+              },
+            ],
+          },
+        }),
+      ]);
+      const listed = await petrelctl(["exclusion", "list"]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const lines = listed.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/^NAME +ACTION +STATE +MATCHES +LAST MATCH +EXPIRES +REASON$/);
+      expect(listed.stdout).toMatch(
+        /^customers +drop +active +7 +2026-12-04T10:00:00\.000Z +\d{4}-\d\d-\d\dT[\d:]+Z +protected constituents$/m,
+      );
+      expect(listed.stdout).toMatch(
+        /^scanners +mark:extra\.excluded_by=scanners +pending +0 +- +2030-01-01T00:00:00Z +research scanners$/m,
+      );
+      const json = JSON.parse((await petrelctl(["exclusion", "list", "--json"])).stdout);
+      expect(json[0]).toMatchObject({ name: "customers", state: "active", matches: 7, bots: 2 });
+    });
+
+    it("test says which exclusions an event matches and why, with exit code 0, 1 or 2", async () => {
+      const hit = file(
+        "hit.json",
+        JSON.stringify({ "source.ip": "192.0.2.10", "classification.type": "scanner" }),
+      );
+      const matched = await petrelctl(["exclusion", "test", "-f", hit]);
+      expect(matched.code, matched.stderr).toBe(0);
+      expect(matched.stdout).toBe(
+        [
+          "MATCH customers (drop)",
+          "  source.ip 192.0.2.10 is in 192.0.2.0/24",
+          "MATCH scanners (mark:extra.excluded_by=scanners)",
+          '  classification.type "scanner" is one of the listed values',
+          "Result: dropped (by customers; a drop wins over route and mark); 2 of 2 exclusion(s) match.",
+          "",
+        ].join("\n"),
+      );
+      // The scope: scanners covers pipelines labelled team=cert; demo is not.
+      const inDemo = await petrelctl(["exclusion", "test", "-f", hit, "--pipeline", "demo", "--json"]);
+      expect(JSON.parse(inDemo.stdout)).toMatchObject({
+        matched: true,
+        verdict: { kind: "drop", by: ["customers"] },
+        matches: [{ name: "customers" }],
+        checked: 1,
+      });
+      const miss = await petrelctl(
+        ["exclusion", "test"],
+        JSON.stringify({ "source.ip": "203.0.113.9", "classification.type": "phishing" }),
+      );
+      expect(miss.code).toBe(1);
+      expect(miss.stdout).toBe("No exclusion matches (2 checked).\n");
+      const broken = await petrelctl(["exclusion", "test", "-f", "-"], "{not json");
+      expect(broken.code).toBe(2);
+      expect(broken.stderr).toContain("stdin: not an event");
+
+      // Local YAML instead of the cluster: an expired exclusion is reported, and does not count.
+      const yaml = file(
+        "exclusions.yaml",
+        `apiVersion: petrel.dev/v1alpha1
+kind: Exclusion
+metadata: {name: old}
+spec:
+  scope: {pipelines: [demo]}
+  match: {any: [{field: source.fqdn, domainSuffix: [example.org]}]}
+  reason: r
+  expiresAt: "2020-01-01T00:00:00Z"
+`,
+      );
+      const local = await petrelctl(
+        ["exclusion", "test", "--file", yaml],
+        JSON.stringify({ "source.fqdn": "www.example.org" }),
+      );
+      expect(local.code).toBe(1);
+      expect(local.stdout).toBe(
+        [
+          "would match old, but it is expired at 2020-01-01T00:00:00Z",
+          "  source.fqdn host www.example.org is example.org or below it",
+          "No exclusion matches (1 checked).",
+          "",
+        ].join("\n"),
+      );
+    });
+
+    it("remove deletes Exclusions, and names the ones that do not exist", async () => {
+      const removed = await petrelctl(["exclusion", "remove", "customers", "scanners"]);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(removed.stdout).toBe(
+        "Exclusion customers removed; the operator takes it off the bots.\nExclusion scanners removed; the operator takes it off the bots.\n",
+      );
+      expect((await cp.kubectl(["get", "exclusions", "-n", NS, "-o", "name"])).trim()).toBe("");
+      const missing = await petrelctl(["exclusion", "remove", "customers"]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain("no Exclusion customers in namespace csirt");
+    });
   });
 });

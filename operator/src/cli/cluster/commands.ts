@@ -9,6 +9,7 @@ import type { BotKind } from "../../../../bot-runtime/src/sdk/bot.ts";
 import { findModule } from "../../../../bot-runtime/src/sdk/catalogue.ts";
 import { ConfigError, loadLocalConfig } from "../../local/config.ts";
 import { table } from "../table.ts";
+import { registerExclusionCommands } from "./exclusion.ts";
 import { Cluster, type ClusterBot, ClusterError, type ClusterFlags, withClusterFlags } from "./kube.ts";
 import { printLogs } from "./logs.ts";
 import { purgeQueue } from "./queues.ts";
@@ -303,4 +304,5 @@ export function registerClusterCommands(program: Command): void {
     .description("Delete every message waiting in a bot's queue")
     .option("--nats <url>", "NATS URL (default: $NATS_URL, else the Pipeline's spec.nats.url)")
     .action((bot: string, flags: ClusterFlags & { nats?: string }) => purgeQueue(bot, flags));
+  registerExclusionCommands(program);
 }

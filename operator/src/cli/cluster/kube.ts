@@ -10,7 +10,11 @@ import {
   type V1Deployment,
 } from "@kubernetes/client-node";
 import type { Command } from "commander";
-import type { BotResource, PipelineResource } from "../../../../bot-runtime/src/config/resources.ts";
+import type {
+  BotResource,
+  ExclusionSpecT,
+  PipelineResource,
+} from "../../../../bot-runtime/src/config/resources.ts";
 
 export const GROUP = "petrel.dev";
 export const VERSION = "v1alpha1";
@@ -51,6 +55,22 @@ export interface ClusterPipeline {
   metadata: PipelineResource["metadata"];
   spec: PipelineResource["spec"];
   status?: Record<string, unknown>;
+}
+
+/** An Exclusion as stored in the cluster (its spec as the API server keeps it: not validated here). */
+export interface ClusterExclusion {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; generation?: number; labels?: Record<string, string> };
+  spec: ExclusionSpecT;
+  status?: {
+    observedGeneration?: number;
+    pipelines?: string[];
+    bots?: number;
+    matchedEvents?: number;
+    lastMatchTime?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+  };
 }
 
 export class ClusterError extends Error {
@@ -124,6 +144,55 @@ export class Cluster {
       }),
     )) as { items: ClusterPipeline[] };
     return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  async exclusions(): Promise<ClusterExclusion[]> {
+    const list = (await this.call("listing Exclusions", () =>
+      this.custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: "exclusions",
+      }),
+    )) as { items: ClusterExclusion[] };
+    return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  /** Creates an Exclusion; one of the same name is an error (petrelctl never overwrites one). */
+  async createExclusion(body: object, name: string): Promise<void> {
+    try {
+      await this.custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: "exclusions",
+        body,
+      });
+    } catch (error) {
+      if ((error as { code?: number }).code === 409) {
+        throw new ClusterError(
+          `Exclusion ${name} exists already in namespace ${this.namespace}: remove it first (petrelctl exclusion remove ${name}) or edit it (kubectl edit exclusion ${name})`,
+        );
+      }
+      await this.call(`creating Exclusion ${name}`, () => Promise.reject(error));
+    }
+  }
+
+  /** Deletes an Exclusion; false when there is none of that name. */
+  async deleteExclusion(name: string): Promise<boolean> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: "exclusions",
+        name,
+      });
+      return true;
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return false;
+      return this.call(`deleting Exclusion ${name}`, () => Promise.reject(error));
+    }
   }
 
   /** A JSON merge patch of a Bot's spec (petrelctl acts for the user, as kubectl patch would). */

@@ -10,11 +10,14 @@ export interface TestBot {
   extra?: string;
 }
 
-/** Multi-document YAML of one pipeline (memory storage unless said, fast retries) and its bots. */
+/**
+ * Multi-document YAML of one pipeline (memory storage unless said, fast retries) and its bots, and
+ * `documents` after them (e.g. Exclusions).
+ */
 export function pipelineYaml(
   pipeline: string,
   bots: readonly TestBot[],
-  options: { storage?: "memory" | "file"; spec?: string } = {},
+  options: { storage?: "memory" | "file"; spec?: string; documents?: readonly string[] } = {},
 ): string {
   const docs = [
     `apiVersion: petrel.dev/v1alpha1
@@ -38,6 +41,7 @@ spec:
   destinations: ${JSON.stringify(b.destinations ?? {})}
 ${b.extra ?? ""}`,
     ),
+    ...(options.documents ?? []),
   ];
   return docs.map((d) => (d.endsWith("\n") ? d : `${d}\n`)).join("---\n");
 }
