@@ -210,7 +210,7 @@ function tryBotNotes(notes: string, event: Event): boolean {
   }
 }
 
-function notImplemented(type: string): never {
+function unknownNotesFormat(type: string): never {
   throw new Error(`Can't properly parse report ${JSON.stringify(type)}, the format of its notes is unknown.`);
 }
 
@@ -231,7 +231,7 @@ function parseOld(line: string, newEvent: () => Event, raw: string): Event {
     });
   if (type === "beagle") {
     infected("beagle");
-    if (notes.length > 0) notImplemented(type);
+    if (notes.length > 0) unknownNotesFormat(type);
   } else if (INFECTED_OLD.has(type)) {
     infected(type);
   } else if (type === "bots") {
@@ -244,7 +244,7 @@ function parseOld(line: string, newEvent: () => Event, raw: string): Event {
       "protocol.application": notes,
     });
   } else if (type === "ddosreport") {
-    notImplemented(type);
+    unknownNotesFormat(type);
   } else if (type === "defacement") {
     add(event, {
       "classification.type": "unauthorised-information-modification",
@@ -281,12 +281,12 @@ function parseOld(line: string, newEvent: () => Event, raw: string): Event {
     try {
       port = int(notes);
     } catch {
-      return notImplemented(type); // several ports: their separator is unknown
+      return unknownNotesFormat(type); // several ports: their separator is unknown
     }
     event.add("source.port", port);
   } else if (type === "spam") {
     add(event, { "classification.type": "spam", "classification.identifier": "spam" });
-    if (notes.length > 0) notImplemented(type);
+    if (notes.length > 0) unknownNotesFormat(type);
   } else if (type === "spreaders") {
     event.add("source.url", item(words, 0));
     // IntelMQ's check of an optional MD5 is broken (len() of a bool): such lines always fail there.
