@@ -10,7 +10,7 @@ import { startNatsServer, type TestNatsServer } from "../../test-support/nats-se
 import { botSubject, pipelineNames, type RuntimeConfig, renderBotConfig } from "../config/render.ts";
 import { Bot, Pipeline } from "../config/resources.ts";
 import { Event } from "../event/message.ts";
-import { defineExpert } from "../sdk/bot.ts";
+import { defineCollector, defineExpert } from "../sdk/bot.ts";
 import { BotProcess } from "./bot-process.ts";
 import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
 import { BotMetrics } from "./metrics.ts";
@@ -256,5 +256,45 @@ describe("bot process on JetStream", () => {
     } finally {
       delete process.env.PETREL_TEST_TAGGER_TAG;
     }
+  });
+  it("pauses a failing continuous collector before running it again, longer each time", async () => {
+    let calls = 0;
+    const broken = defineCollector({
+      id: "test.broken_listener",
+      intelmqModules: [],
+      kind: "collector",
+      mode: "continuous",
+      description: "fails at once, every time (a listener whose port is taken)",
+      parameters: z.object({}),
+      create: () => ({
+        async collect() {
+          calls++;
+          throw new Error("address in use");
+        },
+      }),
+    });
+    const pipe = pipeline("broken");
+    await ensurePipelineStreams(await jetstreamManager(nc), pipe);
+    const config = renderBotConfig(
+      Bot.parse({
+        apiVersion: "petrel.dev/v1alpha1",
+        kind: "Bot",
+        metadata: { name: "listener" },
+        spec: { pipeline: "broken", module: "test.broken_listener", destinations: { _default: ["x"] } },
+      }),
+      pipe,
+      { natsUrl: server.url, metricsPort: 0, hasInput: false },
+    );
+    const running = start(config, broken as never);
+    await new Promise((r) => setTimeout(r, 2_200));
+    running.proc.stop();
+    await running.done;
+    // Runs at 0, 0.5 and 1.5 s (then 3.5 s): a few, not a busy loop of thousands.
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(calls).toBeLessThanOrEqual(4);
+    const errors = (await running.metrics.process.collectorRuns.get()).values.find(
+      (v) => v.labels.result === "error",
+    );
+    expect(errors?.value).toBe(calls);
   });
 });

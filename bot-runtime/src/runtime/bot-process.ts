@@ -40,6 +40,8 @@ const decoder = new TextDecoder();
 const MAX_RETRY_DELAY_MS = 10 * 60_000;
 const OUTPUT_LINGER_MS = 20;
 const PROGRESS_INTERVAL_MS = 5_000;
+/** Longest pause before a failing continuous collector runs again. */
+const CONTINUOUS_RETRY_MAX_MS = 60_000;
 /** KV keys as nats.js accepts them (it also refuses a leading or trailing dot). */
 const VALID_KV_KEY = /^[-/=.\w]+$/;
 
@@ -936,18 +938,26 @@ export class BotProcess {
     // With a schedule, the first run waits for its first slot.
     if (cron) await sleep(cron.msToNext() ?? Number.POSITIVE_INFINITY, signal);
     const emit = (report: Report) => this.#emitReport(report, params);
+    const continuous = this.#module.kind === "collector" && this.#module.mode === "continuous";
+    // A continuous collector that keeps failing (a listener's port taken, a server away) is restarted
+    // after a growing pause, not at once in a loop.
+    let failures = 0;
     while (!signal.aborted) {
       try {
         await collector.collect(emit);
+        failures = 0;
         this.#metrics.collectorRuns.inc({ result: "ok" });
         this.#metrics.lastSuccess.set(Date.now() / 1000);
       } catch (error) {
         if (signal.aborted) break;
+        failures++;
         this.#metrics.collectorRuns.inc({ result: "error" });
         this.#log.error({ err: error }, "Collection failed.");
       }
-      if (this.#module.kind === "collector" && this.#module.mode === "continuous" && !signal.aborted)
+      if (continuous && !signal.aborted) {
+        if (failures > 0) await sleep(Math.min(CONTINUOUS_RETRY_MAX_MS, 500 * 2 ** (failures - 1)), signal);
         continue;
+      }
       const wait = cron
         ? (cron.msToNext() ?? Number.POSITIVE_INFINITY)
         : interval > 0
