@@ -1,5 +1,7 @@
-// A throw-away certificate authority for tests of TLS clients: a CA and a server certificate it signed
-// for localhost and 127.0.0.1, made with openssl in a directory of the caller's (deleted with it).
+// A throw-away certificate authority for tests of TLS: a CA, a server certificate it signed for
+// localhost and 127.0.0.1, and optionally client certificates, made with openssl in a directory of the
+// caller's (deleted with it). The TLS servers of the tests, the HTTP collectors' tests and the test
+// control plane (serving and admin client certificates) all use it.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +15,8 @@ export interface TestCertificates {
   keyFile: string;
   /** The CA certificate's PEM text. */
   ca: Buffer;
+  /** Client certificates by name: certificate, key, and both in one PEM file. */
+  clients: Record<string, { certFile: string; keyFile: string; pemFile: string }>;
 }
 
 /**
@@ -23,6 +27,8 @@ export interface TestCertificates {
 export function createTestCertificates(
   dir: string,
   hosts: readonly string[] = ["localhost", "127.0.0.1"],
+  /** Client certificates to make: name → subject, e.g. { admin: "/O=system:masters/CN=admin" }. */
+  clients: Readonly<Record<string, string>> = {},
 ): TestCertificates {
   const file = (name: string) => join(dir, name);
   const openssl = (args: string[]) => {
@@ -70,10 +76,47 @@ export function createTestCertificates(
     "-out",
     "server.crt",
   ]);
+  const made: TestCertificates["clients"] = {};
+  for (const [name, subject] of Object.entries(clients)) {
+    const base = `client-${name}`;
+    key(`${base}.key`);
+    openssl(["req", "-new", "-key", `${base}.key`, "-subj", subject, "-out", `${base}.csr`]);
+    writeFileSync(
+      file(`${base}.ext`),
+      "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    );
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${base}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${base}.ext`,
+      "-out",
+      `${base}.crt`,
+    ]);
+    writeFileSync(
+      file(`${base}.pem`),
+      Buffer.concat([readFileSync(file(`${base}.crt`)), readFileSync(file(`${base}.key`))]),
+    );
+    made[name] = {
+      certFile: file(`${base}.crt`),
+      keyFile: file(`${base}.key`),
+      pemFile: file(`${base}.pem`),
+    };
+  }
   return {
     caFile: file("ca.crt"),
     certFile: file("server.crt"),
     keyFile: file("server.key"),
     ca: readFileSync(file("ca.crt")),
+    clients: made,
   };
 }

@@ -14,6 +14,7 @@ import { strToU8, zipSync } from "fflate";
 import { pack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
+import { createTestCertificates, type TestCertificates } from "../../bot-runtime/test-support/test-ca.ts";
 import httpCollector, { conditionalBucket, formatUrl } from "./http.ts";
 import {
   CollectorPipeline,
@@ -26,7 +27,6 @@ import {
   type TestServer,
   testContext,
 } from "./test-support/harness.ts";
-import { createTestPki, type TestPki } from "./test-support/pki.ts";
 
 // IntelMQ's HTTP collector in library mode: one bot per line of parameters, its reports printed.
 const COLLECTOR_ORACLE = `
@@ -77,7 +77,7 @@ const bigLine = (i: number) => `198.51.100.${i % 250},${i}\n`;
 
 let dir: string;
 let server: TestServer;
-let pki: TestPki;
+let pki: TestCertificates;
 const files: Record<string, Buffer> = {};
 let etagVersion = 1;
 let etagRequests: Array<string | undefined> = [];
@@ -105,7 +105,7 @@ function sendBig(res: ServerResponse): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "petrel-http-collector-"));
-  pki = createTestPki(dir);
+  pki = createTestCertificates(dir, ["localhost", "127.0.0.1"], { client: "/CN=petrel-test-client" });
   files["two_files.zip"] = Buffer.from(zipSync({ bar: strToU8("bar text\n"), foo: strToU8("foo text\n") }));
   files["subdir.zip"] = Buffer.from(
     zipSync({
@@ -369,7 +369,13 @@ describe("collectors.http", () => {
   it("applies the TLS options: CA bundle, no verification, client certificate", async () => {
     const clients: Array<string | undefined> = [];
     const tls = await httpsServer(
-      { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: false },
+      {
+        key: readFileSync(pki.keyFile),
+        cert: readFileSync(pki.certFile),
+        ca: pki.ca,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
       (req, res) => {
         const socket = req.socket as TLSSocket;
         clients.push(socket.authorized ? String(socket.getPeerCertificate().subject?.CN) : undefined);
@@ -390,9 +396,9 @@ describe("collectors.http", () => {
       expect(await fetch({ http_verify_cert: pki.caFile })).toEqual(["over tls\n"]);
       expect(await fetch({ http_verify_cert: caDir })).toEqual(["over tls\n"]);
       expect(await fetch({ http_verify_cert: false })).toEqual(["over tls\n"]);
-      expect(await fetch({ ssl_ca_certificate: pki.caFile, ssl_client_certificate: pki.clientFile })).toEqual(
-        ["over tls\n"],
-      );
+      expect(
+        await fetch({ ssl_ca_certificate: pki.caFile, ssl_client_certificate: pki.clients.client?.pemFile }),
+      ).toEqual(["over tls\n"]);
       expect(clients).toEqual([undefined, undefined, undefined, undefined, "petrel-test-client"]);
     } finally {
       await tls.close();
@@ -401,9 +407,12 @@ describe("collectors.http", () => {
 
   it("goes through the proxies: http:// forwarded, https:// tunnelled with CONNECT", async () => {
     const proxy = await forwardProxy();
-    const tls = await httpsServer({ key: pki.serverKey, cert: pki.serverCert }, (_req, res) => {
-      res.end("tunnelled\n");
-    });
+    const tls = await httpsServer(
+      { key: readFileSync(pki.keyFile), cert: readFileSync(pki.certFile) },
+      (_req, res) => {
+        res.end("tunnelled\n");
+      },
+    );
     try {
       const proxies = { http_proxy: proxy.url, https_proxy: proxy.url, ssl_ca_certificate: pki.caFile };
       const plain = await createCollector(httpCollector, {

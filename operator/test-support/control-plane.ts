@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { freePort, waitForPort } from "../../bot-runtime/test-support/nats-server.ts";
+import { createTestCertificates } from "../../bot-runtime/test-support/test-ca.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -125,87 +126,6 @@ function httpsStatus(url: string, ca: string, token: string): Promise<number> {
   });
 }
 
-interface Certificates {
-  caFile: string;
-  ca: string;
-  servingCert: string;
-  servingKey: string;
-  clientCert: string;
-  clientKey: string;
-}
-
-/**
- * Certificates as envtest makes them: a throw-away CA, the API server's serving certificate for the
- * loopback address, and an admin client certificate (organisation system:masters) the API server
- * trusts through --client-ca-file. P-256 keys: quick to generate.
- */
-function generateCertificates(dir: string): Certificates {
-  const file = (name: string) => join(dir, name);
-  const openssl = (args: string[]) => {
-    try {
-      execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    } catch (error) {
-      throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${(error as Error).message}`);
-    }
-  };
-  const key = (name: string) =>
-    openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file(name)]);
-  key("ca.key");
-  openssl([
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    "ca.key",
-    "-subj",
-    "/CN=petrel-test-ca",
-    "-days",
-    "2",
-    "-out",
-    "ca.crt",
-  ]);
-  const sign = (name: string, subject: string, extensions: string) => {
-    key(`${name}.key`);
-    openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`]);
-    writeFileSync(file(`${name}.ext`), extensions);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-      "-out",
-      `${name}.crt`,
-    ]);
-  };
-  sign(
-    "apiserver",
-    "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
-  );
-  sign(
-    `client-${ADMIN_USER}`,
-    `/O=system:masters/CN=${ADMIN_USER}`,
-    "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n",
-  );
-  return {
-    caFile: file("ca.crt"),
-    ca: readFileSync(file("ca.crt"), "utf8"),
-    servingCert: file("apiserver.crt"),
-    servingKey: file("apiserver.key"),
-    clientCert: file(`client-${ADMIN_USER}.crt`),
-    clientKey: file(`client-${ADMIN_USER}.key`),
-  };
-}
-
 async function terminate(proc: Managed, timeoutMs: number): Promise<void> {
   const { child } = proc;
   if (proc.exited || child.exitCode !== null || child.signalCode !== null) return;
@@ -278,7 +198,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const token = `petrel-${randomUUID()}`;
     const certDir = join(dir, "certs");
     mkdirSync(certDir);
-    const certs = generateCertificates(certDir);
+    const certs = createTestCertificates(certDir, ["127.0.0.1", "localhost"], {
+      [ADMIN_USER]: `/O=system:masters/CN=${ADMIN_USER}`,
+    });
+    const admin = certs.clients[ADMIN_USER] as { certFile: string; keyFile: string };
     const tokenFile = join(dir, "tokens.csv");
     writeFileSync(tokenFile, `${token},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, { mode: 0o600 });
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -293,8 +216,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       [
         `--etcd-servers=${etcdUrl}`,
         `--cert-dir=${certDir}`,
-        `--tls-cert-file=${certs.servingCert}`,
-        `--tls-private-key-file=${certs.servingKey}`,
+        `--tls-cert-file=${certs.certFile}`,
+        `--tls-private-key-file=${certs.keyFile}`,
         `--client-ca-file=${certs.caFile}`,
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
@@ -316,7 +239,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     processes.push(apiserver);
     await waitFor(apiserver, `listening on ${apiPort}`, startTimeoutMs, listening(apiPort));
-    const ca = certs.ca;
+    const ca = certs.ca.toString("utf8");
     await waitFor(
       apiserver,
       "ready (/readyz)",
@@ -330,8 +253,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       users: [
         {
           name: "admin",
-          certData: readFileSync(certs.clientCert).toString("base64"),
-          keyData: readFileSync(certs.clientKey).toString("base64"),
+          certData: readFileSync(admin.certFile).toString("base64"),
+          keyData: readFileSync(admin.keyFile).toString("base64"),
         },
       ],
       contexts: [{ name: "petrel-test", cluster: "petrel-test", user: "admin" }],
