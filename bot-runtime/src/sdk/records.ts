@@ -174,9 +174,11 @@ function* genericCleanup(pieces: Iterable<string>): Generator<string> {
   }
 }
 
-// Python's str.strip() of the whole text, then NULs removed; trailing whitespace is held back until
-// more text follows it.
-function* stripCleanup(pieces: Iterable<string>): Generator<string> {
+/**
+ * Python's str.strip() of the whole text (given in pieces), then NULs removed, as IntelMQ's parsers
+ * clean a report; trailing whitespace is held back until more text follows it.
+ */
+export function* stripCleanup(pieces: Iterable<string>): Generator<string> {
   let started = false;
   let pending = "";
   for (const piece of pieces) {

@@ -6,36 +6,11 @@
 // first pass finds the line ending that raw is written with).
 import { pyIsSpace } from "../../../bot-runtime/src/event/compat/pystring.ts";
 import type { Report } from "../../../bot-runtime/src/event/message.ts";
-import { reportText } from "../../../bot-runtime/src/sdk/records.ts";
+import { reportText, stripCleanup } from "../../../bot-runtime/src/sdk/records.ts";
 import type { Row } from "./conversions.ts";
 
 /** Python's csv.field_size_limit() default. */
 const FIELD_LIMIT = 131072;
-
-/** The report text after Python's strip() of the whole text, then without NUL characters. */
-function* cleanedText(report: Report): Generator<string> {
-  let started = false;
-  let pending = "";
-  for (const chunk of reportText(report)) {
-    let s = chunk;
-    if (!started) {
-      let i = 0;
-      while (i < s.length && pyIsSpace(s.charCodeAt(i))) i++;
-      if (i === s.length) continue;
-      s = s.slice(i);
-      started = true;
-    }
-    let end = s.length;
-    while (end > 0 && pyIsSpace(s.charCodeAt(end - 1))) end--;
-    if (end === 0) {
-      pending += s;
-      continue;
-    }
-    const out = pending + s.slice(0, end);
-    pending = s.slice(end);
-    yield out.includes("\0") ? out.replaceAll("\0", "") : out;
-  }
-}
 
 /** Lines with their endings ("\r\n", "\r" or "\n"), as iterating io.StringIO(text, newline="") gives them. */
 function* physicalLines(chunks: Iterable<string>): Generator<string> {
@@ -223,10 +198,10 @@ function pyRstrip(s: string): string {
 
 /** The rows of a report as csv.DictReader yields them (blank rows skipped), with IntelMQ's raw. */
 export function* csvDictRecords(report: Report): Generator<DictRecord> {
-  const lineEnding = lineEndingOf(physicalLines(cleanedText(report)));
+  const lineEnding = lineEndingOf(physicalLines(stripCleanup(reportText(report))));
   let fieldnames: string[] | undefined;
   let header = "";
-  for (const { cells, line } of pythonCsvRows(physicalLines(cleanedText(report)))) {
+  for (const { cells, line } of pythonCsvRows(physicalLines(stripCleanup(reportText(report))))) {
     if (fieldnames === undefined) {
       fieldnames = cells;
       header = fieldnames.map(quoted).join(",") + lineEnding;
