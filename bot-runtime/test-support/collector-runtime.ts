@@ -11,7 +11,7 @@ import { parseMessage, type Report } from "../src/event/message.ts";
 import { BotProcess } from "../src/runtime/bot-process.ts";
 import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "../src/runtime/jetstream.ts";
 import { BotMetrics } from "../src/runtime/metrics.ts";
-import type { BotContext, Collector, CollectorModule } from "../src/sdk/bot.ts";
+import { type BotContext, type Collector, type CollectorModule, DISCARD_METRICS } from "../src/sdk/bot.ts";
 import { parameterSchema } from "../src/sdk/common-parameters.ts";
 import { startNatsServer, type TestNatsServer } from "./nats-server.ts";
 
@@ -142,6 +142,7 @@ export async function createCollector(
     log,
     signal: controller.signal,
     state: () => Promise.reject(new Error("no state in this test")),
+    metrics: DISCARD_METRICS,
   };
   const collector = await module.create(parameterSchema(module).parse(params) as never, ctx);
   return {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { type Event, Report } from "../src/event/message.ts";
-import type { BotContext, ParserModule } from "../src/sdk/bot.ts";
+import { type BotContext, DISCARD_METRICS, type ParserModule } from "../src/sdk/bot.ts";
 import { type ParserCommon, parameterSchema } from "../src/sdk/common-parameters.ts";
 import { parserProcessor } from "../src/sdk/processor.ts";
 import { runOracle } from "./python-oracle.ts";
@@ -44,6 +44,7 @@ export function testContext(botId = "test-bot"): BotContext {
     log: pino({ level: "silent" }),
     signal: new AbortController().signal,
     state: () => Promise.reject(new Error("no state in parser tests")),
+    metrics: DISCARD_METRICS,
   };
 }
 

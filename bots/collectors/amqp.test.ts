@@ -5,7 +5,7 @@ import { type Channel, type ChannelModel, connect } from "amqplib";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event, type Message, type Report } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext, Collector } from "../../bot-runtime/src/sdk/bot.ts";
+import { type BotContext, type Collector, DISCARD_METRICS } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { runCollector } from "../../bot-runtime/test-support/collector-runtime.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
@@ -72,6 +72,7 @@ async function start(
     pipeline: "test",
     log,
     signal: abort.signal,
+    metrics: DISCARD_METRICS,
     state: () => Promise.reject(new Error("no state")),
   };
   const parsed = parameterSchema(amqp).parse({

@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Report } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext } from "../../bot-runtime/src/sdk/bot.ts";
+import { type BotContext, DISCARD_METRICS } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { runCollector } from "../../bot-runtime/test-support/collector-runtime.ts";
 import { freePort } from "../../bot-runtime/test-support/nats-server.ts";
@@ -65,6 +65,7 @@ function context(signal: AbortSignal): BotContext {
     pipeline: "test",
     log: pino({ level: "silent" }),
     signal,
+    metrics: DISCARD_METRICS,
     state: () => Promise.reject(new Error("no state")),
   };
 }

@@ -21,7 +21,12 @@ import {
   ensurePipelineStreams,
 } from "../../bot-runtime/src/runtime/jetstream.ts";
 import { BotMetrics } from "../../bot-runtime/src/runtime/metrics.ts";
-import type { BotContext, Expert, StateStore } from "../../bot-runtime/src/sdk/bot.ts";
+import {
+  type BotContext,
+  DISCARD_METRICS,
+  type Expert,
+  type StateStore,
+} from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
@@ -92,6 +97,7 @@ describe("experts.deduplicator", () => {
       pipeline: "test",
       log,
       signal: new AbortController().signal,
+      metrics: DISCARD_METRICS,
       state: async (bucket, options) => {
         buckets.push(bucket);
         expect(options?.ttlMs).toBe(ttlMs);
@@ -141,6 +147,7 @@ describe("experts.deduplicator", () => {
       pipeline: "t",
       log,
       signal: new AbortController().signal,
+      metrics: DISCARD_METRICS,
       state: () => Promise.reject(new Error("no state")),
     };
     const expert = await deduplicator.create(parsed as never, ctx);

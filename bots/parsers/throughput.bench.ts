@@ -4,7 +4,7 @@
 import { pino } from "pino";
 import { CSV_PARSER_PARAMETERS, csvLine } from "../../bench/runtime/data.ts";
 import { type Message, Report } from "../../bot-runtime/src/event/message.ts";
-import type { ParserModule } from "../../bot-runtime/src/sdk/bot.ts";
+import { DISCARD_METRICS, type ParserModule } from "../../bot-runtime/src/sdk/bot.ts";
 import { type ParserCommon, parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { parserProcessor } from "../../bot-runtime/src/sdk/processor.ts";
 import feodotracker from "./abusech-feodotracker.ts";
@@ -257,6 +257,7 @@ async function measure(workload: Workload): Promise<{ events: number; seconds: n
     log: pino({ level: "silent" }),
     signal: new AbortController().signal,
     state: () => Promise.reject(new Error("no state")),
+    metrics: DISCARD_METRICS,
   };
   const processor = parserProcessor(await workload.module.create(params as never, context), params);
   const text = workload.text(records);

@@ -10,7 +10,7 @@ import { startNatsServer, type TestNatsServer } from "../../test-support/nats-se
 import { botSubject, pipelineNames, type RuntimeConfig, renderBotConfig } from "../config/render.ts";
 import { Bot, Pipeline } from "../config/resources.ts";
 import { Event } from "../event/message.ts";
-import { defineCollector, defineExpert } from "../sdk/bot.ts";
+import { defineCollector, defineExpert, defineOutput } from "../sdk/bot.ts";
 import { BotProcess } from "./bot-process.ts";
 import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
 import { BotMetrics } from "./metrics.ts";
@@ -296,5 +296,99 @@ describe("bot process on JetStream", () => {
       (v) => v.labels.result === "error",
     );
     expect(errors?.value).toBe(calls);
+  });
+
+  it("runs an expert's tick on its interval; a repeated tick id stores nothing twice; counts cache lookups", async () => {
+    const [config] = await setup("ticks", [["counter", "test.counter", { _default: ["sink"] }]], ["sink"]);
+    // Counts inputs and drops them; each tick reports the count so far, twice under the same id, as a
+    // bot that crashed after emitting and before forgetting its state would.
+    let seen = 0;
+    let ticks = 0;
+    const counter = defineExpert({
+      id: "test.counter",
+      intelmqModules: [],
+      kind: "expert",
+      description: "counts events, reports on time",
+      parameters: z.object({}),
+      create: (_params, ctx) => ({
+        tickIntervalMs: 50,
+        process() {
+          ctx.metrics.cacheLookup("answers", seen % 4 !== 0);
+          seen++;
+          return undefined;
+        },
+        async tick(emit) {
+          if (seen < 20) return;
+          ticks++;
+          const report = new Event();
+          report.add("extra.count", seen);
+          await emit(`count-${seen}`, report);
+          await emit(`count-${seen}`, report.copy());
+        },
+      }),
+    });
+    await publishEvents(
+      "ticks",
+      "counter",
+      Array.from({ length: 20 }, (_, i) => {
+        const e = new Event();
+        e.add("source.ip", `192.0.2.${i + 1}`);
+        return e;
+      }),
+    );
+    const running = start(config as RuntimeConfig, counter as never);
+    const out = await drain("ticks", "sink", 1);
+    await new Promise((r) => setTimeout(r, 300));
+    running.proc.stop();
+    await running.done;
+    out.push(...(await drain("ticks", "sink", 1, 500)));
+    expect(ticks).toBeGreaterThan(1);
+    expect(out.map((s) => JSON.parse(s)["extra.count"])).toEqual([20]);
+    const lookups = (await running.metrics.process.cacheLookups.get()).values;
+    expect(lookups.find((v) => v.labels.result === "hit")?.value).toBe(15);
+    expect(lookups.find((v) => v.labels.result === "miss")?.value).toBe(5);
+    expect(lookups.every((v) => v.labels.cache === "answers" && v.labels.bot === "counter")).toBe(true);
+  });
+
+  it("measures an output's batches: sizes and write time", async () => {
+    const [config] = await setup("batches", [["sink-bot", "test.slow_sink", {}]], []);
+    const written: number[] = [];
+    const sink = defineOutput({
+      id: "test.slow_sink",
+      intelmqModules: [],
+      kind: "output",
+      description: "takes 20 ms per batch",
+      parameters: z.object({}),
+      create: () => ({
+        async write(events) {
+          await new Promise((r) => setTimeout(r, 20));
+          written.push(events.length);
+        },
+      }),
+    });
+    await publishEvents(
+      "batches",
+      "sink-bot",
+      Array.from({ length: 300 }, (_, i) => {
+        const e = new Event();
+        e.add("extra.n", i);
+        return e;
+      }),
+    );
+    const running = start(config as RuntimeConfig, sink as never);
+    const deadline = Date.now() + 10_000;
+    while (written.reduce((a, b) => a + b, 0) < 300 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    running.proc.stop();
+    await running.done;
+    const sizes = (await running.metrics.process.outputBatchSize.get()).values;
+    expect(sizes.find((v) => v.metricName === "petrel_output_batch_size_events_sum")?.value).toBe(300);
+    expect(sizes.find((v) => v.metricName === "petrel_output_batch_size_events_count")?.value).toBe(
+      written.length,
+    );
+    const durations = (await running.metrics.process.outputWriteDuration.get()).values;
+    const total = durations.find((v) => v.metricName === "petrel_output_write_duration_seconds_sum")?.value;
+    expect(total).toBeGreaterThanOrEqual(0.019 * written.length);
   });
 });

@@ -18,7 +18,7 @@ import { Cron } from "croner";
 import type { Logger } from "pino";
 import { parametersWithEnv, type RuntimeConfig } from "../config/render.ts";
 import { type Event, FieldError, type Message, parseMessage, type Report } from "../event/message.ts";
-import type { BotContext, BotModule, Output, StateStore } from "../sdk/bot.ts";
+import type { BotContext, BotModule, Expert, ExpertResult, Output, StateStore } from "../sdk/bot.ts";
 import { type CollectorCommon, type ParserCommon, parameterSchema } from "../sdk/common-parameters.ts";
 import {
   expertProcessor,
@@ -26,6 +26,7 @@ import {
   type Processor,
   type ProcessSink,
   parserProcessor,
+  routedOf,
   WrongMessageTypeError,
 } from "../sdk/processor.ts";
 import { CompletedInputs } from "./completed-inputs.ts";
@@ -208,6 +209,7 @@ export class BotProcess {
       log: this.#log,
       signal: this.#abort.signal,
       state: (bucket, options) => this.#state(bucket, options?.ttlMs),
+      metrics: this.#metrics.sink,
     };
     try {
       if (this.#module.kind === "expert" || this.#module.kind === "output") {
@@ -235,10 +237,19 @@ export class BotProcess {
           );
           await this.#consume(this.#processor);
           break;
-        case "expert":
-          this.#processor = expertProcessor(await this.#module.create(params as never, ctx));
-          await this.#consume(this.#processor);
+        case "expert": {
+          const expert = await this.#module.create(params as never, ctx);
+          this.#processor = expertProcessor(expert);
+          const ticking = expert.tick ? this.#runTicks(expert) : undefined;
+          try {
+            await this.#consume(this.#processor);
+          } finally {
+            this.#abort.abort();
+            await ticking;
+            await expert.close?.();
+          }
           break;
+        }
         case "output":
           this.#output = await this.#module.create(params as never, ctx);
           await this.#consumeBatches(this.#output);
@@ -880,7 +891,13 @@ export class BotProcess {
       ? events.map((event, i) => (accepted[i] instanceof HandedOver ? event.copy() : event))
       : events;
     try {
-      await output.write(events);
+      const writeStarted = process.hrtime.bigint();
+      try {
+        await output.write(events);
+      } finally {
+        this.#metrics.outputBatchSize.observe(events.length);
+        this.#metrics.outputWriteDuration.observe(Number(process.hrtime.bigint() - writeStarted) / 1e9);
+      }
       for (const item of accepted) {
         if (item instanceof HandedOver) {
           item.done();
@@ -966,6 +983,41 @@ export class BotProcess {
       await sleep(wait, signal);
     }
     await collector.close?.();
+  }
+
+  /** Calls an expert's tick() on its interval until the bot stops; a failing tick is logged and retried. */
+  async #runTicks(expert: Expert): Promise<void> {
+    const tick = expert.tick?.bind(expert);
+    if (!tick) return;
+    const interval = expert.tickIntervalMs ?? 1000;
+    const emit = (id: string, result: ExpertResult) =>
+      new Promise<void>((resolve, reject) => {
+        const tracker = new InputTracker(resolve);
+        try {
+          let index = 0;
+          for (const { path, message } of routedOf(result)) {
+            void this.#publishRouted(path, message, `${this.#config.bot}:tick:${id}:${index++}`, tracker);
+          }
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        tracker.finish();
+      });
+    while (!this.#abort.signal.aborted) {
+      await sleep(interval, this.#abort.signal);
+      if (this.#abort.signal.aborted) break;
+      try {
+        await tick(emit, { flush: false });
+        this.#metrics.lastSuccess.set(Date.now() / 1000);
+      } catch (error) {
+        this.#metrics.failed.inc();
+        this.#log.error(
+          { err: error },
+          "The expert's timed work (tick) failed; it runs again next interval.",
+        );
+      }
+    }
   }
 
   #emitReport(report: Report, params: CollectorCommon): Promise<void> {

@@ -4,6 +4,7 @@
 // `bot`; its Node.js metrics carry the process name as `bot`.
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { BotMetricsSink } from "../sdk/bot.ts";
 
 /** The metric families of one process, with `bot` as a label so several bots can share them. */
 export class ProcessMetrics {
@@ -21,6 +22,9 @@ export class ProcessMetrics {
   readonly lastSuccess: Gauge<"bot">;
   readonly collectorRuns: Counter<"bot" | "result">;
   readonly exclusionMatches: Counter<"bot" | "exclusion">;
+  readonly cacheLookups: Counter<"bot" | "cache" | "result">;
+  readonly outputBatchSize: Histogram<"bot">;
+  readonly outputWriteDuration: Histogram<"bot">;
 
   /** `process`: the bot's name, or the name of the process a chain of bots shares. */
   constructor(labels: { pipeline: string; process: string }) {
@@ -106,6 +110,26 @@ export class ProcessMetrics {
       labelNames: ["bot", "exclusion"],
       registers,
     });
+    this.cacheLookups = new Counter({
+      name: "petrel_bot_cache_lookups_total",
+      help: "Lookups in a bot's cache (DNS answers, whois records, …), by cache and result (hit, miss).",
+      labelNames: ["bot", "cache", "result"],
+      registers,
+    });
+    this.outputBatchSize = new Histogram({
+      name: "petrel_output_batch_size_events",
+      help: "Events an output wrote to its sink in one batch.",
+      labelNames: ["bot"],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+      registers,
+    });
+    this.outputWriteDuration = new Histogram({
+      name: "petrel_output_write_duration_seconds",
+      help: "Time an output took to write one batch until the sink confirmed it (failed writes included).",
+      labelNames: ["bot"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
   }
 }
 
@@ -130,6 +154,10 @@ export class BotMetrics {
   readonly lastSuccess: { set(value: number): void };
   readonly collectorRuns: BotCounter<"result">;
   readonly exclusionMatches: BotCounter<"exclusion">;
+  readonly outputBatchSize: { observe(events: number): void };
+  readonly outputWriteDuration: { observe(seconds: number): void };
+  /** What the bot's own code reports (BotContext.metrics). */
+  readonly sink: BotMetricsSink;
 
   constructor(
     labels: { pipeline: string; bot: string; module: string; kind: string },
@@ -157,6 +185,21 @@ export class BotMetrics {
     this.duration = p.duration.labels(bot);
     this.backlog = p.backlog.labels(bot);
     this.lastSuccess = p.lastSuccess.labels(bot);
+    this.outputBatchSize = p.outputBatchSize.labels(bot);
+    this.outputWriteDuration = p.outputWriteDuration.labels(bot);
+    const hit = (cache: string) => p.cacheLookups.labels({ ...bot, cache, result: "hit" });
+    const miss = (cache: string) => p.cacheLookups.labels({ ...bot, cache, result: "miss" });
+    const caches = new Map<string, { hit: { inc(): void }; miss: { inc(): void } }>();
+    this.sink = {
+      cacheLookup(cache, isHit) {
+        let counters = caches.get(cache);
+        if (counters === undefined) {
+          counters = { hit: hit(cache), miss: miss(cache) };
+          caches.set(cache, counters);
+        }
+        (isHit ? counters.hit : counters.miss).inc();
+      },
+    };
   }
 }
 

@@ -17,6 +17,15 @@ export interface StateStore {
   delete(key: string): Promise<void>;
 }
 
+/** Metrics a bot reports besides the runtime's own, labelled with the bot (names in docs/metrics.md). */
+export interface BotMetricsSink {
+  /** One lookup in a named cache: petrel_bot_cache_lookups_total{cache, result="hit"|"miss"}. */
+  cacheLookup(cache: string, hit: boolean): void;
+}
+
+/** Metrics that go nowhere: `petrelctl run` and unit tests. */
+export const DISCARD_METRICS: BotMetricsSink = { cacheLookup() {} };
+
 export interface BotContext {
   readonly botId: string;
   readonly pipeline: string;
@@ -25,6 +34,7 @@ export interface BotContext {
   readonly signal: AbortSignal;
   /** A state bucket; `ttlMs` makes entries expire (the bucket's max age). */
   state(bucket: string, options?: { ttlMs?: number }): Promise<StateStore>;
+  readonly metrics: BotMetricsSink;
 }
 
 /** A deliberate difference from the IntelMQ bot a module replaces (listed in docs/compatibility.md). */
@@ -113,8 +123,24 @@ export interface InputInfo {
   readonly id: string;
 }
 
+/**
+ * Sends what an expert produced on its own time (see Expert.tick); resolves once it is stored
+ * downstream. The same `id` for the same output makes a repeat after a crash a no-op (JetStream drops
+ * a message id it stored within its duplicate window).
+ */
+export type TickEmit = (id: string, result: ExpertResult) => Promise<void>;
+
 export interface Expert {
   process(event: Event, input: InputInfo): ExpertResult | Promise<ExpertResult>;
+  /**
+   * For experts that also emit on time, not only per input (aggregate): called every
+   * `tickIntervalMs` while the bot runs (`flush` false), and by `petrelctl run` after the last input with
+   * `flush` true: emit everything pending, due or not. State the output came from may be forgotten only
+   * after `emit` resolved.
+   */
+  tick?(emit: TickEmit, options: { flush: boolean }): Promise<void>;
+  /** How often tick() runs; 1 s when not set. */
+  readonly tickIntervalMs?: number;
   close?(): Promise<void>;
 }
 

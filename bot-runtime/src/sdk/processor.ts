@@ -84,7 +84,8 @@ export function parserProcessor(parser: Parser, params: ParserCommon): Processor
   };
 }
 
-function routedOf(result: ExpertResult): Array<{ path: string; message: Event }> {
+/** An expert's result as routed messages (a bare event goes to _default). */
+export function routedOf(result: ExpertResult): Array<{ path: string; message: Event }> {
   if (result === undefined || result === null) return [];
   const items = Array.isArray(result) ? result : [result];
   return items.map((item: Event | { path: string; message: Event }) =>

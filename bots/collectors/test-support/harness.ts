@@ -28,7 +28,13 @@ import {
   ensurePipelineStreams,
 } from "../../../bot-runtime/src/runtime/jetstream.ts";
 import { BotMetrics } from "../../../bot-runtime/src/runtime/metrics.ts";
-import type { BotContext, Collector, CollectorModule, StateStore } from "../../../bot-runtime/src/sdk/bot.ts";
+import {
+  type BotContext,
+  type Collector,
+  type CollectorModule,
+  DISCARD_METRICS,
+  type StateStore,
+} from "../../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../../bot-runtime/src/sdk/common-parameters.ts";
 import { startNatsServer, type TestNatsServer } from "../../../bot-runtime/test-support/nats-server.ts";
 
@@ -176,6 +182,7 @@ export function testContext(
     pipeline: "test",
     log: pino({ level: "silent" }),
     signal,
+    metrics: DISCARD_METRICS,
     buckets,
     state: async (bucket) => {
       let store = buckets.get(bucket);

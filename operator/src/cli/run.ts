@@ -19,14 +19,15 @@ import {
   parseMessage,
   Report,
 } from "../../../bot-runtime/src/event/message.ts";
-import type {
-  BotContext,
-  BotModule,
-  Collector,
-  Expert,
-  Output,
-  Parser,
-  StateStore,
+import {
+  type BotContext,
+  type BotModule,
+  type Collector,
+  DISCARD_METRICS,
+  type Expert,
+  type Output,
+  type Parser,
+  type StateStore,
 } from "../../../bot-runtime/src/sdk/bot.ts";
 import { findModule } from "../../../bot-runtime/src/sdk/catalogue.ts";
 import {
@@ -38,6 +39,7 @@ import {
   expertProcessor,
   type ProcessSink,
   parserProcessor,
+  routedOf,
 } from "../../../bot-runtime/src/sdk/processor.ts";
 import { collectKeyValue } from "./key-value.ts";
 
@@ -208,6 +210,7 @@ export async function runBot(moduleName: string | BotModule, options: RunOptions
     log,
     signal: abort.signal,
     state: memoryState(),
+    metrics: DISCARD_METRICS,
   };
   const summary: RunSummary = { module: module.id, emitted: {}, deadLetters: 0, written: 0 };
 
@@ -321,6 +324,15 @@ export async function runBot(moduleName: string | BotModule, options: RunOptions
       } catch (error) {
         await deadLetter(`line ${line}`, error, original);
       }
+    }
+    // An expert that emits on time (aggregate) gets one turn after the last input, as if time had come.
+    if (expert.tick) {
+      await expert.tick(
+        async (_id, result) => {
+          for (const { path, message } of routedOf(result)) await print(path, message);
+        },
+        { flush: true },
+      );
     }
     await expert.close?.();
     return summary;
