@@ -16,10 +16,40 @@ import mispCollector from "./collectors/misp.ts";
 import rtCollector from "./collectors/rt.ts";
 import shadowserverReportsCollector from "./collectors/shadowserver-reports-api.ts";
 import tcpCollector from "./collectors/tcp.ts";
+import aggregate from "./experts/aggregate.ts";
+import asnLookup from "./experts/asn-lookup.ts";
+import cymruWhois from "./experts/cymru-whois.ts";
 import deduplicator from "./experts/deduplicator.ts";
+import domainSuffix from "./experts/domain-suffix.ts";
+import fieldReducer from "./experts/field-reducer.ts";
+import filterExpert from "./experts/filter.ts";
+import formatField from "./experts/format-field.ts";
+import gethostbyname from "./experts/gethostbyname.ts";
+import maxmindGeoip from "./experts/maxmind-geoip.ts";
+import modify from "./experts/modify.ts";
 import passthrough from "./experts/passthrough.ts";
+import removeAffix from "./experts/remove-affix.ts";
+import reverseDns from "./experts/reverse-dns.ts";
+import rfc1918 from "./experts/rfc1918.ts";
+import sieve from "./experts/sieve.ts";
 import taxonomy from "./experts/taxonomy.ts";
+import threshold from "./experts/threshold.ts";
+import truncateByDelimiter from "./experts/truncate-by-delimiter.ts";
+import urlExpert from "./experts/url.ts";
+import amqpTopicOutput from "./outputs/amqp-topic.ts";
+import blackholeOutput from "./outputs/blackhole.ts";
+import elasticsearchOutput from "./outputs/elasticsearch.ts";
 import fileOutput from "./outputs/file.ts";
+import filesOutput from "./outputs/files.ts";
+import mongodbOutput from "./outputs/mongodb.ts";
+import redisOutput from "./outputs/redis.ts";
+import restapiOutput from "./outputs/restapi.ts";
+import smtpOutput from "./outputs/smtp.ts";
+import smtpBatchOutput from "./outputs/smtp-batch.ts";
+import splunkHecOutput from "./outputs/splunk-hec.ts";
+import sqlOutput from "./outputs/sql.ts";
+import tcpOutput from "./outputs/tcp.ts";
+import udpOutput from "./outputs/udp.ts";
 import feodotracker from "./parsers/abusech-feodotracker.ts";
 import alienvaultOtx from "./parsers/alienvault-otx.ts";
 import alienvaultReputation from "./parsers/alienvault-reputation.ts";
@@ -72,8 +102,43 @@ export const ALL_BOTS: readonly BotModule[] = [
   keyValue,
   htmlTable,
   shadowserver,
-  deduplicator,
-  passthrough,
+  // experts: classification and filtering
   taxonomy,
+  filterExpert,
+  sieve,
+  modify,
+  deduplicator,
+  threshold,
+  aggregate,
+  // experts: enrichment
+  asnLookup,
+  maxmindGeoip,
+  cymruWhois,
+  gethostbyname,
+  reverseDns,
+  urlExpert,
+  domainSuffix,
+  rfc1918,
+  // experts: reshaping fields
+  fieldReducer,
+  formatField,
+  removeAffix,
+  truncateByDelimiter,
+  passthrough,
+  // outputs: files and streams
   fileOutput,
+  filesOutput,
+  tcpOutput,
+  udpOutput,
+  amqpTopicOutput,
+  restapiOutput,
+  smtpOutput,
+  smtpBatchOutput,
+  // outputs: stores
+  sqlOutput,
+  elasticsearchOutput,
+  mongodbOutput,
+  redisOutput,
+  splunkHecOutput,
+  blackholeOutput,
 ];

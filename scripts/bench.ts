@@ -2,18 +2,19 @@
 // because shared machines are noisy. Paste the printed tables into docs/benchmarks.md with date and machine.
 //   --quick          short runs (smaller workloads, one repetition)
 //   --vs-intelmq     also run IntelMQ 3.5 (its venv and a private redis-server) on the same workloads
-//   --only a,b       only these suites: event-model, exclusions, experts, chain, memory
+//   --only a,b       only these suites: event-model, exclusions, experts, local-experts, chain, memory
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { benchEventModel } from "../bench/event-model.bench.ts";
 import { benchExclusions } from "../bench/exclusions.bench.ts";
 import { formatResults } from "../bench/harness.ts";
+import { benchLocalExperts } from "../bench/local-experts.bench.ts";
 import { intelmqPython } from "../bench/runtime/intelmq.ts";
 import { benchChain, benchExperts, benchParserMemory } from "../bench/runtime.bench.ts";
 import { natsServerBinary } from "../bot-runtime/test-support/nats-server.ts";
 
-const SUITES = ["event-model", "exclusions", "experts", "chain", "memory"] as const;
+const SUITES = ["event-model", "exclusions", "experts", "local-experts", "chain", "memory"] as const;
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
@@ -40,7 +41,7 @@ function version(command: string, args: string[]): string {
   }
 }
 
-const runtimeSuites = ["experts", "chain", "memory"].some((s) => only.has(s));
+const runtimeSuites = ["experts", "local-experts", "chain", "memory"].some((s) => only.has(s));
 console.log(
   `Petrel benchmarks — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? "cpu"} × ${os.cpus().length}, ` +
     `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${os
@@ -70,5 +71,6 @@ if (only.has("exclusions")) {
   );
 }
 if (only.has("experts")) console.log(`${await benchExperts(options)}\n`);
+if (only.has("local-experts")) console.log(`${await benchLocalExperts(options)}\n`);
 if (only.has("chain")) console.log(`${await benchChain(options)}\n`);
 if (only.has("memory")) console.log(`${await benchParserMemory(options)}\n`);

@@ -25,6 +25,13 @@ export default function setup(): void {
       stdio: ["ignore", "pipe", "inherit"],
     }).trim();
   }
+  if (!process.env.PETREL_FERRETDB) {
+    // FerretDB, the MongoDB wire-protocol server of the MongoDB output's tests (one-time build).
+    process.env.PETREL_FERRETDB = execFileSync("bash", [`${root}scripts/ensure-ferretdb.sh`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+  }
   if (!process.env.PETREL_ORACLE_PYTHON) {
     process.env.PETREL_ORACLE_PYTHON = execFileSync("bash", [`${root}scripts/ensure-intelmq.sh`], {
       encoding: "utf8",

@@ -15,6 +15,7 @@ import {
   httpParameters,
   readBody,
 } from "../../bot-runtime/src/sdk/http.ts";
+import { parseRelativeSeconds, RELATIVE_TIME_UNITS } from "../../bot-runtime/src/sdk/relative-time.ts";
 
 const stringOrList = z.union([z.string(), z.array(z.string())]);
 const extraction = z
@@ -75,17 +76,6 @@ const parameters = httpParameters.extend({
     .default(true)
     .describe("Take the ticket (owner = user) once its reports are sent."),
 });
-
-/** IntelMQ's parse_relative: "N unit(s)" in minutes. */
-const MINUTES: Record<string, number> = {
-  second: 1 / 60,
-  minute: 1,
-  hour: 60,
-  day: 24 * 60,
-  week: 7 * 24 * 60,
-  month: 30 * 24 * 60,
-  year: 365 * 24 * 60,
-};
 
 /** A local date and time as Python's naive isoformat() writes it. */
 function localIso(t: Date): string {
@@ -178,11 +168,12 @@ export default defineCollector({
     const urlRegex = params.url_regex ? new RegExp(params.url_regex) : undefined;
     const extractAttachment = extractSelection(params.extract_attachment);
     const extractDownload = extractSelection(params.extract_download);
-    const relative = params.search_not_older_than
-      ? /^(\d+)\s+(\w+[^s])s?$/.exec(params.search_not_older_than.trim())
-      : null;
-    if (relative && !((relative[2] as string) in MINUTES)) {
-      throw new Error(`search_not_older_than: cannot read ${params.search_not_older_than}`);
+    // A span ("3 days") is counted back from each run; anything else is a date RT reads itself.
+    const notOlderThan = params.search_not_older_than;
+    const relativeSeconds = notOlderThan ? parseRelativeSeconds(notOlderThan) : undefined;
+    if (notOlderThan && relativeSeconds === undefined && /^\s*\d+\s+[A-Za-z]+\s*$/.test(notOlderThan)) {
+      const units = Object.keys(RELATIVE_TIME_UNITS).join(", ");
+      throw new Error(`search_not_older_than: cannot read ${notOlderThan} (units: ${units})`);
     }
 
     async function rt<T>(path: string, init: { method?: "GET" | "PUT"; body?: unknown } = {}): Promise<T> {
@@ -222,10 +213,7 @@ export default defineCollector({
       if (queues.length) parts.push(queues.length === 1 ? (queues[0] as string) : `(${queues.join(" OR ")})`);
       if (params.search_not_older_than) {
         let since = params.search_not_older_than;
-        if (relative) {
-          const minutes = Number(relative[1]) * (MINUTES[relative[2] as string] as number);
-          since = localIso(new Date(Date.now() - minutes * 60_000));
-        }
+        if (relativeSeconds !== undefined) since = localIso(new Date(Date.now() - relativeSeconds * 1000));
         parts.push(`Created > ${sqlString(since)}`);
       }
       // As IntelMQ's query: every value of every criterion must hold (lists are joined with AND).

@@ -4,33 +4,23 @@ import { mkdtemp, open, readFile, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Event } from "../../bot-runtime/src/event/message.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import type { Output } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
+import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { testContext } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import fileOutput from "./file.ts";
+import { sampleEvent } from "./test-support/sample-events.ts";
 
 // Runs IntelMQ's file output over each case's events (read the way IntelMQ reads its queues, floats
 // as floats) and reports whether it raised.
-const ORACLE = `
-import json, os, sys
-from intelmq import HARMONIZATION_CONF_FILE
+const ORACLE = `${INTELMQ_PREAMBLE}
 from intelmq.bots.outputs.file.output import FileOutputBot
-from intelmq.lib.bot import BotLibSettings
-from intelmq.lib.message import MessageFactory
-from intelmq.lib.utils import load_configuration
-try:
-    harmonization = load_configuration(HARMONIZATION_CONF_FILE)
-except ValueError:
-    from pkg_resources import resource_filename
-    harmonization = load_configuration(resource_filename("intelmq", "etc/harmonization.conf"))
-floats = {k for k, v in harmonization["event"].items() if v["type"] in ("Float", "Accuracy")}
 for line in sys.stdin:
     case = json.loads(line)
-    bot = FileOutputBot("oracle-output", settings=BotLibSettings | {"logging_level": "CRITICAL", **case["params"]})
-    messages = [MessageFactory.unserialize(json.dumps({k: (float(v) if k in floats else v) for k, v in e.items()}),
-                                           harmonization=harmonization) for e in case["events"]]
+    bot = FileOutputBot("oracle-output", settings=library_settings(case["params"]))
+    messages = [read_message(e) for e in case["events"]]
     try:
         bot.process_message(*messages)
         print(json.dumps({"error": None}))
@@ -41,17 +31,8 @@ sys.stdout.flush()
 os._exit(0)
 `;
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("feed.name", "Example Feed");
-  e.add("feed.accuracy", 90);
-  e.add("time.observation", "2024-05-01T10:00:00+00:00");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
-
 const EVENTS = [
-  event({
+  sampleEvent({
     "time.source": "2024-04-30T22:15:00+00:00",
     "source.ip": "192.0.2.1",
     "source.port": 22,
@@ -61,14 +42,14 @@ const EVENTS = [
     "event_description.text": 'quote " and tab \t and €',
     raw: "MTkyLjAuMi4xCg==",
   }),
-  event({
+  sampleEvent({
     "time.source": "2024-05-01T01:02:03.250000+00:00",
     "source.url": "http://malware.example.com/x.exe",
     "classification.type": "malware-distribution",
     output: JSON.stringify("the output text"),
     raw: Buffer.from([0x61, 0xff, 0x62, 0xe2, 0x82, 0x0a]).toString("base64"),
   }),
-  event({
+  sampleEvent({
     "time.source": "2024-05-01T03:00:00+00:00",
     "source.fqdn": "c2.example.net",
     "classification.type": "c2-server",
@@ -114,7 +95,7 @@ describe("outputs.file", () => {
       ...["ignore", "replace", "backslashreplace", "xmlcharrefreplace", "surrogatepass"].map((mode) => ({
         name: `encoding_errors_mode ${mode}`,
         params: { encoding_errors_mode: mode },
-        events: [event({ "extra.text": "lone \ud800 surrogate", "source.ip": "192.0.2.9" })],
+        events: [sampleEvent({ "extra.text": "lone \ud800 surrogate", "source.ip": "192.0.2.9" })],
       })),
     ].map((c, i) => ({
       ...c,
@@ -126,7 +107,7 @@ describe("outputs.file", () => {
       ORACLE,
       cases.map((c) => ({
         params: { ...c.params, file: c.intelmqFile },
-        events: c.events.map((e) => e.toDict({ withType: true })),
+        events: oracleEvents(c.events),
       })),
     );
     for (const [i, c] of cases.entries()) {
@@ -143,10 +124,10 @@ describe("outputs.file", () => {
   });
 
   it("fails on a lone surrogate in strict mode, as IntelMQ does, and writes nothing of the batch", async () => {
-    const bad = event({ "extra.text": "lone \ud800", "source.ip": "192.0.2.9" });
+    const bad = sampleEvent({ "extra.text": "lone \ud800", "source.ip": "192.0.2.9" });
     const file = join(dir, "strict", "out.txt");
     const [result] = await runOracle<unknown, { error: string | null }>(ORACLE, [
-      { params: { file: join(dir, "strict-intelmq.txt") }, events: [bad.toDict({ withType: true })] },
+      { params: { file: join(dir, "strict-intelmq.txt") }, events: oracleEvents([bad]) },
     ]);
     expect(result?.error).toBe("UnicodeEncodeError");
     const output = await petrel({ file });
@@ -161,7 +142,7 @@ describe("outputs.file", () => {
     const [result] = await runOracle<unknown, { error: string | null }>(ORACLE, [
       {
         params: { file: join(dir, "fmt-intelmq", template), format_filename: true },
-        events: EVENTS.map((e) => e.toDict({ withType: true })),
+        events: oracleEvents(EVENTS),
       },
     ]);
     expect(result?.error).toBeNull();

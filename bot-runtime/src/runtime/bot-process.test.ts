@@ -304,6 +304,8 @@ describe("bot process on JetStream", () => {
     // bot that crashed after emitting and before forgetting its state would.
     let seen = 0;
     let ticks = 0;
+    const stateReads: Array<string | undefined> = [];
+    let probed = false;
     const counter = defineExpert({
       id: "test.counter",
       intelmqModules: [],
@@ -312,7 +314,17 @@ describe("bot process on JetStream", () => {
       parameters: z.object({}),
       create: (_params, ctx) => ({
         tickIntervalMs: 50,
-        process() {
+        async process() {
+          if (!probed) {
+            probed = true;
+            // State round trip: a deleted key is absent again, not an empty value.
+            const store = await ctx.state("probe");
+            await store.put("k", "v");
+            stateReads.push(await store.get("k"));
+            await store.delete("k");
+            stateReads.push(await store.get("k"));
+            stateReads.push(String(await store.create("k", "w")));
+          }
           ctx.metrics.cacheLookup("answers", seen % 4 !== 0);
           seen++;
           return undefined;
@@ -343,6 +355,7 @@ describe("bot process on JetStream", () => {
     await running.done;
     out.push(...(await drain("ticks", "sink", 1, 500)));
     expect(ticks).toBeGreaterThan(1);
+    expect(stateReads).toEqual(["v", undefined, "true"]);
     expect(out.map((s) => JSON.parse(s)["extra.count"])).toEqual([20]);
     const lookups = (await running.metrics.process.cacheLookups.get()).values;
     expect(lookups.find((v) => v.labels.result === "hit")?.value).toBe(15);

@@ -311,7 +311,11 @@ export class BotProcess {
     this.#kvCreate ??= new KvCreateFastPath(this.#nc as NatsConnection);
     const fast = this.#kvCreate;
     return {
-      get: async (key) => (await kv.get(key))?.string(),
+      get: async (key) => {
+        // A deleted key reads back as its delete marker: absent, not an empty value.
+        const entry = await kv.get(key);
+        return entry?.operation === "PUT" ? entry.string() : undefined;
+      },
       put: async (key, value) => {
         await kv.put(key, value);
       },

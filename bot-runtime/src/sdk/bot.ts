@@ -148,6 +148,11 @@ export interface ExpertModule<S extends z.ZodObject = z.ZodObject> extends Modul
   readonly kind: "expert";
   /** Named paths this expert can emit on besides _default (e.g. filter_match), for validation and docs. */
   readonly paths?: readonly string[];
+  /**
+   * Set when the paths come from the bot's configuration (a sieve file's `path` actions): any path may
+   * be routed without a warning. Names the parameter that holds them.
+   */
+  readonly pathsFromParameter?: string;
   create(params: z.output<S>, ctx: BotContext): Expert | Promise<Expert>;
 }
 

@@ -4,7 +4,7 @@
 
 import { compareCodePoints, pyJsonDumps, pyJsonLoads } from "../event/compat/pyjson.ts";
 import { pyFloatRepr } from "../event/compat/pynumber.ts";
-import { pyStr } from "../event/compat/pyrepr.ts";
+import { pyRepr, pyStr } from "../event/compat/pyrepr.ts";
 import { type Event, fieldDefinition } from "../event/message.ts";
 
 export interface ExportOptions {
@@ -258,4 +258,253 @@ export function decodeUtf8Lenient(bytes: Uint8Array): string {
     }
     return out + Buffer.from(bytes.subarray(start)).toString("utf8");
   }
+}
+
+// ---- Python str.format templates over an event: "{ev[source.asn]}" ----
+
+export interface EventTemplateOptions {
+  /** The name the template uses for the event ("ev" in IntelMQ's SMTP and AMQP outputs). */
+  variable: string;
+  /** What a missing field gives: "None" as the SMTP output (set_default_value), or an error (KeyError). */
+  missing: "none" | "error";
+  /** The parameter the template comes from, for error messages. */
+  parameter: string;
+}
+
+type TemplatePart = string | { key: string; conversion: "" | "s" | "r" | "a"; spec: string };
+
+interface FormatSpec {
+  fill: string;
+  align: "" | "<" | ">" | "^" | "=";
+  sign: "" | "+" | "-" | " ";
+  alternate: boolean;
+  zero: boolean;
+  width: number;
+  grouping: "" | "," | "_";
+  precision: number | undefined;
+  type: string;
+}
+
+const FORMAT_SPEC = /^(?:(.)?([<>^=]))?([+\- ])?(#)?(0)?(\d+)?([,_])?(?:\.(\d+))?([bcdeEfFgGnosxX%])?$/su;
+
+function parseFormatSpec(spec: string): FormatSpec | undefined {
+  const m = FORMAT_SPEC.exec(spec);
+  if (!m) return undefined;
+  return {
+    fill: m[1] ?? (m[5] ? "0" : " "),
+    align: (m[2] ?? "") as FormatSpec["align"],
+    sign: (m[3] ?? "") as FormatSpec["sign"],
+    alternate: m[4] !== undefined,
+    zero: m[5] !== undefined,
+    width: m[6] ? Number(m[6]) : 0,
+    grouping: (m[7] ?? "") as FormatSpec["grouping"],
+    precision: m[8] === undefined ? undefined : Number(m[8]),
+    type: m[9] ?? "",
+  };
+}
+
+function pad(text: string, spec: FormatSpec, defaultAlign: "<" | ">", signLength = 0): string {
+  const length = [...text].length;
+  if (length >= spec.width) return text;
+  const fill = spec.fill.repeat(spec.width - length);
+  switch (spec.align || defaultAlign) {
+    case "<":
+      return text + fill;
+    case "^": {
+      const left = Math.floor((spec.width - length) / 2);
+      return spec.fill.repeat(left) + text + spec.fill.repeat(spec.width - length - left);
+    }
+    case "=":
+      return text.slice(0, signLength) + fill + text.slice(signLength);
+    default:
+      return fill + text;
+  }
+}
+
+function group(digits: string, separator: string, every: number): string {
+  if (!separator) return digits;
+  let out = "";
+  for (let i = digits.length; i > 0; i -= every)
+    out = digits.slice(Math.max(0, i - every), i) + (out ? separator + out : "");
+  return out;
+}
+
+function formatNumber(value: number, isFloat: boolean, spec: FormatSpec, what: string): string {
+  const negative = value < 0 || Object.is(value, -0);
+  const abs = Math.abs(value);
+  const sign = negative ? "-" : spec.sign === "+" ? "+" : spec.sign === " " ? " " : "";
+  let body: string;
+  let prefix = "";
+  const type = spec.type || (isFloat ? "" : "d");
+  if ("bdoxX".includes(type) && type !== "" && !isFloat) {
+    if (spec.precision !== undefined)
+      throw new Error(`${what}: precision not allowed in integer format specifier`);
+    const base = { b: 2, d: 10, o: 8, x: 16, X: 16 }[type as "b" | "d" | "o" | "x" | "X"];
+    body = BigInt(abs).toString(base);
+    if (type === "X") body = body.toUpperCase();
+    if (spec.alternate && type !== "d") prefix = `0${type}`;
+    body = group(body, spec.grouping, type === "d" ? 3 : 4);
+  } else if ("eEfF%".includes(type) && type !== "") {
+    const precision = spec.precision ?? 6;
+    if (type === "%") body = `${(abs * 100).toFixed(precision)}%`;
+    else if (type === "e" || type === "E") {
+      const [mantissa, exponent] = abs.toExponential(precision).split("e") as [string, string];
+      const x = Number(exponent);
+      body = `${mantissa}e${x < 0 ? "-" : "+"}${String(Math.abs(x)).padStart(2, "0")}`;
+      if (type === "E") body = body.toUpperCase();
+    } else body = abs.toFixed(precision);
+    if (spec.grouping) {
+      const [int, frac] = body.split(/(?=[.%e])/, 2) as [string, string | undefined];
+      body = group(int, spec.grouping, 3) + (frac ?? "");
+    }
+  } else if (type === "" && isFloat && spec.precision === undefined) {
+    const repr = pyFloatRepr(abs);
+    const [int, frac] = repr.split(/(?=[.e])/, 2) as [string, string | undefined];
+    body = group(int, spec.grouping, 3) + (frac ?? "");
+  } else {
+    throw new Error(
+      `${what}: the format specifier type ${JSON.stringify(type)} is not supported for numbers`,
+    );
+  }
+  const head = sign + prefix;
+  if (spec.zero && !spec.align && spec.width > 0) {
+    if (spec.grouping) {
+      // Python groups the padding zeros too: 00,064,496.
+      const every = "bcoxX".includes(type) ? 4 : 3;
+      const [int = "", rest = ""] = body.split(/(?=[.e%])/, 2) as [string, string | undefined];
+      let digits = int.replaceAll(spec.grouping, "");
+      while (head.length + group(digits, spec.grouping, every).length + rest.length < spec.width)
+        digits = `0${digits}`;
+      return head + group(digits, spec.grouping, every) + rest;
+    }
+    return pad(head + body, { ...spec, fill: "0", align: "=" }, ">", head.length);
+  }
+  return pad(head + body, spec, ">", head.length);
+}
+
+/** Python's format(value, spec) for the values an event holds (str, int, float, bool, None, list, dict). */
+function pyFormat(value: unknown, isFloat: boolean, spec: string, what: string): string {
+  if (spec === "") return pyStr(value, isFloat);
+  const parsed = parseFormatSpec(spec);
+  if (!parsed) throw new Error(`${what}: invalid format specifier ${JSON.stringify(spec)}`);
+  if (typeof value === "string") {
+    if (
+      parsed.sign ||
+      parsed.alternate ||
+      parsed.grouping ||
+      parsed.align === "=" ||
+      (parsed.type && parsed.type !== "s")
+    ) {
+      throw new Error(`${what}: format specifier ${JSON.stringify(spec)} is not valid for text`);
+    }
+    const text = parsed.precision === undefined ? value : [...value].slice(0, parsed.precision).join("");
+    return pad(text, parsed, "<");
+  }
+  if (typeof value === "number" || typeof value === "boolean") {
+    const n = typeof value === "boolean" ? Number(value) : value;
+    return formatNumber(n, isFloat || !Number.isInteger(n), parsed, what);
+  }
+  throw new Error(
+    `${what}: a ${value === null ? "None" : Array.isArray(value) ? "list" : "dict"} value cannot be formatted with ${JSON.stringify(spec)}`,
+  );
+}
+
+/** Python's ascii(): repr() with every non-ASCII character escaped. */
+function pyAscii(value: unknown, isFloat: boolean): string {
+  return pyRepr(value, isFloat).replace(/[^\x00-\x7f]/gu, (c) => {
+    const cp = c.codePointAt(0) as number;
+    if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, "0")}`;
+    if (cp <= 0xffff) return `\\u${cp.toString(16).padStart(4, "0")}`;
+    return `\\U${cp.toString(16).padStart(8, "0")}`;
+  });
+}
+
+/**
+ * Compiles a Python format string whose replacement fields are `{ev[field]}`, with an optional
+ * conversion (!s, !r, !a) and format specifier, as IntelMQ's outputs fill subjects, addresses and
+ * routing keys with `template.format(ev=event)`. Anything else in braces is refused here, at start.
+ */
+export function compileEventTemplate(
+  template: string,
+  options: EventTemplateOptions,
+): (event: Event) => string {
+  const { variable, parameter } = options;
+  const parts: TemplatePart[] = [];
+  let literal = "";
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i];
+    const next = template[i + 1];
+    if ((c === "{" && next === "{") || (c === "}" && next === "}")) {
+      literal += c;
+      i++;
+      continue;
+    }
+    if (c === "}") throw new Error(`${parameter}: single '}' encountered in format string`);
+    if (c !== "{") {
+      literal += c;
+      continue;
+    }
+    // The field runs to the matching brace; a specifier may hold one nested {…}, which is refused below.
+    let depth = 1;
+    let end = i + 1;
+    for (; end < template.length && depth > 0; end++) {
+      if (template[end] === "{") depth++;
+      else if (template[end] === "}") depth--;
+    }
+    if (depth > 0) throw new Error(`${parameter}: '{' without its '}' in format string`);
+    const field = template.slice(i + 1, end - 1);
+    const m = /^([^[.!:]*)\[([^\]]*)\](?:!([sra]))?(?::(.*))?$/su.exec(field);
+    if (!m || m[1] !== variable) {
+      throw new Error(
+        `${parameter}: {${field}} is not supported; placeholders look like {${variable}[field]}`,
+      );
+    }
+    const [, , key, conversion = "", spec = ""] = m as unknown as [
+      string,
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+    ];
+    if (spec.includes("{"))
+      throw new Error(`${parameter}: nested placeholders in {${field}} are not supported`);
+    if (spec !== "" && !parseFormatSpec(spec)) {
+      throw new Error(`${parameter}: invalid format specifier ${JSON.stringify(spec)} in {${field}}`);
+    }
+    if (!fieldDefinition("Event", key))
+      throw new Error(`${parameter}: {${field}}: ${key} is not an event field`);
+    parts.push(literal, { key, conversion: conversion as "" | "s" | "r" | "a", spec });
+    literal = "";
+    i = end - 1;
+  }
+  parts.push(literal);
+  if (parts.length === 1) return () => literal;
+  return (event) => {
+    let out = "";
+    for (const part of parts) {
+      if (typeof part === "string") {
+        out += part;
+        continue;
+      }
+      let value = event.get(part.key);
+      if (value === undefined) {
+        if (options.missing === "error")
+          throw new Error(`${parameter}: the event has no ${part.key} (KeyError)`);
+        value = null;
+      }
+      const isFloat = isFloatField(part.key);
+      const what = `${parameter}: {${variable}[${part.key}]}`;
+      if (part.conversion === "") out += pyFormat(value, isFloat, part.spec, what);
+      else {
+        const converted =
+          part.conversion === "s"
+            ? pyStr(value, isFloat)
+            : part.conversion === "r"
+              ? pyRepr(value, isFloat)
+              : pyAscii(value, isFloat);
+        out += pyFormat(converted, false, part.spec, what);
+      }
+    }
+    return out;
+  };
 }

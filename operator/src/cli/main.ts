@@ -1,5 +1,6 @@
 // petrelctl: Petrel's command-line tool (intelmqctl's verbs, plus tools for events and pipelines).
 import { Command, CommanderError } from "commander";
+import { registerAsnCommands } from "./asn.ts";
 import { registerClusterCommands } from "./cluster/commands.ts";
 import { registerDlqCommands } from "./dlq.ts";
 import { registerEventCommands } from "./event-commands.ts";
@@ -7,6 +8,7 @@ import { registerFeedCommands } from "./feed.ts";
 import { registerImportCommands } from "./import.ts";
 import { registerRunCommand } from "./run.ts";
 import { registerShadowserverCommands } from "./shadowserver.ts";
+import { registerSqlCommands } from "./sql.ts";
 import { registerUpCommands } from "./up.ts";
 
 export function buildProgram(): Command {
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerShadowserverCommands(program);
   registerFeedCommands(program);
   registerRunCommand(program);
+  registerAsnCommands(program);
+  registerSqlCommands(program);
   return program;
 }
 

@@ -24,7 +24,7 @@ describe("petrelctl import intelmq (CLI)", () => {
       "  kubectl create secret generic misp-feed-credentials --from-literal=misp_key='…'",
     );
     expect(lines.at(-1)).toBe(
-      "petrelctl import: 8 bot(s) imported: 7 with a Petrel bot, 1 without one yet; 16 item(s) reported above",
+      "petrelctl import: 9 bot(s) imported: 8 with a Petrel bot, 1 without one yet; 16 item(s) reported above",
     );
     expect(r.code).toBe(2);
   });

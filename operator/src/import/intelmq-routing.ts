@@ -121,7 +121,7 @@ export function routeBots(
       if (names.length === 0) continue;
       destinations[path] = names;
       const emitted = ["_default", "_on_error", ...(bot.paths ?? [])];
-      if (bot.moduleId && !emitted.includes(path)) {
+      if (bot.moduleId && bot.paths !== undefined && !emitted.includes(path)) {
         report(
           `destination path ${path}: module ${bot.moduleId} never emits on it (it emits on ${emitted.join(", ")}); kept, but nothing will arrive there`,
         );

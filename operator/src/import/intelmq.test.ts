@@ -41,7 +41,7 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
 
   it("prints one Pipeline and one Bot per IntelMQ bot", () => {
     expect(result.yaml).toBe(fixture("runtime.expected.yaml"));
-    expect(result.counts).toEqual({ bots: 8, mapped: 7, unmapped: 1 });
+    expect(result.counts).toEqual({ bots: 9, mapped: 8, unmapped: 1 });
   });
 
   it("reports every item it could not carry over, one line each, in file order", () => {
@@ -57,11 +57,11 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
       'runtime.yaml:52: bot deduplicator: parameter bypass: the text "false" means true to IntelMQ (Python takes any non-empty text as true); left out: set true or false',
       `runtime.yaml:55: bot deduplicator: ${credential("redis_cache_password", "deduplicator-credentials")}`,
       "runtime.yaml:66: bot taxonomy: rate_limit: 2: dropped: Petrel does not pause between messages",
-      `runtime.yaml:72: bot split-by-taxonomy: ${noPetrelBot("intelmq.bots.experts.filter.expert")}`,
       "runtime.yaml:89: bot events-file: parameter rotate_daily: true: module outputs.file has no such parameter: left out",
       "runtime.yaml:103: bot misp-feed: run_mode scheduled: IntelMQ collects once per start, and cron outside IntelMQ starts it; Petrel without an interval collects once per start as well (rate_limit 3600 is unused, as in IntelMQ): set spec.schedule to the crontab's time (UTC) for Petrel to run it on that timetable",
       `runtime.yaml:106: bot misp-feed: ${credential("misp_key", "misp-feed-credentials")}`,
       "runtime.yaml:109: bot misp-feed: destination queue misp-parser-queue (path _default): no bot reads this queue: left out",
+      `runtime.yaml:113: bot tor-nodes: ${noPetrelBot("intelmq.bots.experts.tor_nodes.expert")}`,
     ]);
     expect(result.hints).toEqual([
       "kubectl create secret generic deduplicator-credentials --from-literal=redis_cache_password='…'",
@@ -82,10 +82,7 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
     expect(writeSecrets(result.yaml, secretsDir)).toBe(2);
     const config = loadLocalConfig([{ path: "imported.yaml", text: result.yaml }], {
       secretsDir,
-      extraModules: [
-        standIn("intelmq.bots.experts.filter.expert", "expert"),
-        standIn("intelmq.bots.collectors.misp.collector", "collector"),
-      ],
+      extraModules: [standIn("intelmq.bots.experts.tor_nodes.expert", "expert")],
     });
     expect(config.bots.map((b) => b.resource.metadata.name)).toEqual([
       "blocklist-ssh",
@@ -96,11 +93,18 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
       "events-file",
       "quarantine-file",
       "misp-feed",
+      "tor-nodes",
     ]);
-    // The filter's named path is kept; the stand-in does not declare it, hence the warning.
+    // The filter's named path is kept: experts.filter declares it, so it is routed without a warning.
+    expect(
+      config.bots.find((b) => b.resource.metadata.name === "split-by-taxonomy")?.resource.spec.destinations,
+    ).toEqual({
+      _default: ["events-file"],
+      filter_no_match: ["quarantine-file"],
+    });
     expect(config.warnings).toEqual([
-      expect.stringMatching(/spec\.destinations\.filter_no_match: module stand-in\..* does not emit on path/),
       expect.stringMatching(/misp-feed has no destinations; its output is discarded/),
+      expect.stringMatching(/Bot tor-nodes: no bot sends to it/),
     ]);
   });
 });

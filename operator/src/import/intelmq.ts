@@ -200,7 +200,14 @@ export function importIntelmq(input: IntelmqInput, options: ImportOptions = {}):
       name: b.name,
       kind: b.kind,
       moduleId: b.module?.id,
-      paths: b.module?.kind === "expert" ? (b.module.paths ?? []) : b.module ? [] : undefined,
+      paths:
+        b.module?.kind === "expert"
+          ? b.module.pathsFromParameter === undefined
+            ? (b.module.paths ?? [])
+            : undefined
+          : b.module
+            ? []
+            : undefined,
       sourceQueue: b.sourceQueue,
       destinationQueues: b.destinationQueues,
       file: b.source.file,

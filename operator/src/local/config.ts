@@ -407,8 +407,9 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
     }
     const allowedPaths = new Set(["_default", "_on_error"]);
     if (source.module.kind === "expert") for (const p of source.module.paths ?? []) allowedPaths.add(p);
+    const anyPath = source.module.kind === "expert" && source.module.pathsFromParameter !== undefined;
     for (const [path, targets] of entries) {
-      if (!allowedPaths.has(path)) {
+      if (!anyPath && !allowedPaths.has(path)) {
         warnings.push(
           `${where(doc, ["spec", "destinations", path])}: spec.destinations.${path}: module ${source.module.id} does not emit on path ${path} (it emits on ${[...allowedPaths].join(", ")}); nothing will arrive there`,
         );

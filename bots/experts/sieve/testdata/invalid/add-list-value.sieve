@@ -1,0 +1,1 @@
+add! comment = [1, 2]

@@ -1,0 +1,1 @@
+if source.port == 1.2.3 { drop }

@@ -1,0 +1,1 @@
+if time.source :before 5 { drop }

@@ -1,0 +1,1 @@
+if extra.flag == yes { drop }

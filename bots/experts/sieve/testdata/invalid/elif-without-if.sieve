@@ -1,0 +1,1 @@
+elif :exists comment { drop }

@@ -1,0 +1,6 @@
+if comment == 'a' {
+  if comment == 'b' {
+    add extra.x = 'y'
+  }
+  add extra.z
+}

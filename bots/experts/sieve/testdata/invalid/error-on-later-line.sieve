@@ -1,0 +1,5 @@
+if :exists comment { drop }
+
+
+   # fine so far
+  if comment ~= 'x' { keep }

@@ -1,0 +1,1 @@
+if source.ip :exists { drop }

@@ -1,0 +1,2 @@
+if :exists source.ip {
+  drop

@@ -1,0 +1,1 @@
+if source.port :in [22, '23'] { drop }

@@ -1,0 +1,1 @@
+if extra.count == 5 { drop }

@@ -1,0 +1,1 @@
+if source.ip =~ '^10\.' { drop }

@@ -1,0 +1,1 @@
+IF :exists comment { drop }

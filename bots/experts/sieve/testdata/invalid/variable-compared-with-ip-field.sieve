@@ -1,0 +1,2 @@
+$v = source.ip
+if source.ip == $v { drop }

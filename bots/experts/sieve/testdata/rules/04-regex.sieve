@@ -1,0 +1,12 @@
+if source.url =~ '^https?://[^/]+/login$' { add! extra.r1 = true }
+if comment =~ '^line1$' { add! extra.r2 = true }
+if comment =~ 'line2$' { add! extra.r3 = true }
+if comment =~ '(?i)hello\s+WORLD' { add! extra.r4 = true }
+if event_description.text =~ '^\w+\s\w+$' { add! extra.r5 = true }
+if source.fqdn =~ '(?P<sub>\w+)\.example\.(?P=sub)?com\Z' { add! extra.r6 = true }
+if source.port =~ '^2\d$' { add! extra.r7 = true }
+if classification.type !~ 'scan' { add! extra.r8 = true }
+if extra.tags =~ "\['ssh'" { add! extra.r9 = true }
+if feed.name =~ 'a{,2}m' { add! extra.r10 = true }
+if comment =~ '(?s)line1.line2' { add! extra.r11 = true }
+if comment =~ '(?m)^line2$' { add! extra.r12 = true }

@@ -1,0 +1,12 @@
+if time.source :before '2024-01-01' { add! extra.d1 = 'before 2024' }
+if time.source :after '2024-01-01T00:00:00+00:00' { add! extra.d2 = 'after 2024' }
+if time.source :before '2024-05-01T12:00:00+02:00' { add! extra.d3 = true }
+if time.source :after '2024-05-01 09:59' { add! extra.d4 = true }
+if time.source :before '20240501T100000Z' { add! extra.d5 = true }
+if time.source :after '2023-12-31T23:59:59.4' { add! extra.d6 = true }
+if time.source :before '2024/05/02' { add! extra.d7 = true }
+if time.source :after '2024-05' { add! extra.d8 = true }
+if time.source :before '2025' { add! extra.d9 = true }
+if time.observation :after '2020-01-01T00:00:00-05:00' { add! extra.d10 = true }
+if extra.when :after '2000-01-01' { add! extra.d11 = true }
+if comment :before '2030-01-01' { add! extra.d12 = true }

@@ -1,0 +1,10 @@
+if source.fqdn != 'x' { add! extra.m1 = true }
+if source.fqdn !~ 'x' { add! extra.m2 = true }
+if source.fqdn == 'x' { add! extra.m3 = true }
+if source.fqdn =~ '' { add! extra.m4 = true }
+if source.fqdn :contains '' { add! extra.m5 = true }
+if source.fqdn :in ['x'] { add! extra.m6 = true }
+if destination.port < 100 { add! extra.m7 = true }
+if !(destination.port < 100) { add! extra.m8 = true }
+if extra.nope :equals [] { add! extra.m9 = true }
+if extra.nope == false { add! extra.m10 = true }
