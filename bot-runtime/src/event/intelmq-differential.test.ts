@@ -7,7 +7,7 @@ import { runOracle } from "../../test-support/python-oracle.ts";
 import { EVENT_MODEL_DEVIATIONS } from "./deviations.ts";
 import { buildCorpus, type CorpusCase } from "./differential-corpus.ts";
 import { EVENT_FIELDS, REPORT_FIELDS } from "./harmonization.ts";
-import { Event, type Message, parseMessage, Report } from "./message.ts";
+import { Event, type FieldError, type Message, parseMessage, Report } from "./message.ts";
 
 type Outcome = { error: string } | { result: boolean | null; fields: Record<string, unknown> };
 interface OracleAnswer {
@@ -177,6 +177,108 @@ describe("event model vs IntelMQ 3.5", () => {
       );
       expect(petrel.toDict()).toEqual(answers[i]?.fields);
     });
+  });
+
+  it("answers has/get/remove/add on sub-keys and removed fields like IntelMQ", async () => {
+    // Each case is a message and a sequence of operations; both sides report every result.
+    type Op = ["has" | "get" | "remove", string] | ["add", string, unknown, boolean | null] | ["keys"];
+    const message = {
+      __type: "Event",
+      "source.ip": "192.0.2.1",
+      "extra.a.b": 1,
+      "extra.c": "x",
+      comment: "c",
+      "source.port": 80,
+    };
+    const ops: Op[] = [
+      ...["extra.a", "extra.a.b", "extra", "extra.c", "extra.", "comment", "constructor", "__proto__"].map(
+        (k): Op => ["has", k],
+      ),
+      ...["extra.a", "extra.a.b", "extra", "comment"].map((k): Op => ["get", k]),
+      ["remove", "extra.a"],
+      ["has", "extra.a.b"],
+      ["add", "extra.a", 5, null],
+      ["get", "extra.a"],
+      ["remove", "comment"],
+      ["remove", "comment"],
+      ["has", "comment"],
+      ["get", "comment"],
+      ["keys"],
+      ["add", "comment", "again", null],
+      ["keys"],
+      ["add", "source.ip", "192.0.2.2", true],
+      ["remove", "source.port"],
+      ["add", "source.port", 443, false],
+      ["keys"],
+      ["remove", "extra"],
+      ["has", "extra"],
+      ["get", "extra"],
+      ["remove", "extra"],
+      ["add", "extra", '{"z": 1, "y": 2}', null],
+      ["keys"],
+      ["add", "extra", '{"w": 3}', true],
+      ["keys"],
+      ["add", "comment", "", true],
+      ["has", "comment"],
+      ["keys"],
+    ];
+    const script = `
+import json, sys
+from intelmq.lib.message import MessageFactory
+for line in sys.stdin:
+    case = json.loads(line)
+    event = MessageFactory.unserialize(json.dumps(case["message"]))
+    results = []
+    for op in case["ops"]:
+        name, key = op[0], (op[1] if len(op) > 1 else None)
+        if name == "has":
+            results.append(key in event)
+        elif name == "get":
+            results.append(event.get(key))
+        elif name == "remove":
+            present = key in event
+            try:
+                del event[key]
+                results.append(present)
+            except KeyError:
+                results.append(False)
+        elif name == "add":
+            try:
+                results.append(event.add(key, op[2], overwrite=op[3]))
+            except Exception as error:
+                results.append({"error": type(error).__name__})
+        else:
+            results.append([list(event.keys()), len(event), list(json.loads(event.serialize()).keys())])
+    print(json.dumps(results))
+`;
+    const [oracle] = await runOracle<unknown, unknown[]>(script, [{ message, ops }]);
+    const event = parseMessage(JSON.stringify(message));
+    const petrel = ops.map((op) => {
+      switch (op[0]) {
+        case "has":
+          return event.has(op[1]);
+        case "get":
+          return event.get(op[1]) ?? null;
+        case "remove":
+          return event.remove(op[1]);
+        case "add":
+          try {
+            return event.add(op[1], op[2], op[3] === null ? {} : { overwrite: op[3] }) ?? null;
+          } catch (error) {
+            return { error: (error as FieldError).code };
+          }
+        default:
+          return [
+            event.keys(),
+            event.size,
+            // IntelMQ writes "__type" last, Petrel first.
+            Object.keys(JSON.parse(event.serialize()) as object)
+              .filter((k) => k !== "__type")
+              .concat("__type"),
+          ];
+      }
+    });
+    expect(petrel).toEqual(oracle);
   });
 
   it("deviation strict-read-without-sanitize-fallback: strict reading rejects what IntelMQ would sanitize", () => {

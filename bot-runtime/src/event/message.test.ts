@@ -48,6 +48,36 @@ describe("Message.add", () => {
     expect(e.size).toBe(0);
   });
 
+  it("forgets removed fields in every view of the message, and re-adds them at the end", () => {
+    const e = parseMessage(
+      '{"__type":"Event","source.ip":"192.0.2.1","source.port":80,"extra.a":1,"extra.b":{"c":2},"comment":"x"}',
+    );
+    expect(e.remove("source.port")).toBe(true);
+    expect(e.remove("source.port")).toBe(false);
+    expect(e.remove("extra")).toBe(true);
+    expect(e.size).toBe(2);
+    expect(e.has("source.port")).toBe(false);
+    expect(e.get("source.port")).toBeUndefined();
+    expect(e.has("extra")).toBe(false);
+    expect([...e.entries()]).toEqual([
+      ["source.ip", "192.0.2.1"],
+      ["comment", "x"],
+    ]);
+    expect(e.serialize()).toBe('{"__type":"Event","source.ip":"192.0.2.1","comment":"x"}');
+    const copy = e.copy();
+    expect(copy.toJSON()).toEqual({ __type: "Event", "source.ip": "192.0.2.1", comment: "x" });
+    e.add("source.port", 443);
+    expect(e.toJSON()).toEqual({
+      __type: "Event",
+      "source.ip": "192.0.2.1",
+      comment: "x",
+      "source.port": 443,
+    });
+    expect(Object.keys(e.toJSON())).toEqual(["__type", "source.ip", "comment", "source.port"]);
+    expect(copy.size).toBe(2);
+    expect(e.hash()).toBe(parseMessage(e.serialize()).hash());
+  });
+
   it("names the field, the value and the rule in errors", () => {
     const e = new Event();
     try {

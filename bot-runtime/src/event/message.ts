@@ -89,16 +89,62 @@ const compiled: Record<MessageKind, ReadonlyMap<string, CompiledField>> = {
   Report: new Map(Object.entries(fieldsOf("Report")).map(([k, s]) => [k, compileField(k, s)])),
 };
 
+interface FoundField {
+  readonly field: CompiledField;
+  readonly subKey: boolean;
+}
+
+// Field lookups happen several times per add (and for every extra.* key read), so their results are
+// kept, with the fields' own: one map read, and sub-keys are tested against the key pattern once.
+// Sub-keys come from events, so they are dropped when there are many.
+const MAX_CACHED_SUB_KEYS = 10_000;
+
+class FieldLookups {
+  readonly #kind: MessageKind;
+  #found = new Map<string, FoundField | null>();
+  #subKeys = 0;
+
+  constructor(kind: MessageKind) {
+    this.#kind = kind;
+    this.#reset();
+  }
+
+  #reset(): void {
+    this.#found = new Map([...compiled[this.#kind]].map(([k, field]) => [k, { field, subKey: false }]));
+    this.#subKeys = 0;
+  }
+
+  get(key: string): FoundField | undefined {
+    const cached = this.#found.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const dot = key.indexOf(".");
+    const parent = dot < 0 ? undefined : compiled[this.#kind].get(key.slice(0, dot));
+    const found = parent?.isJsonDict && FIELD_NAME_PATTERN.test(key) ? { field: parent, subKey: true } : null;
+    if (this.#subKeys >= MAX_CACHED_SUB_KEYS) this.#reset();
+    this.#found.set(key, found);
+    this.#subKeys++;
+    return found ?? undefined;
+  }
+}
+
+const FIELD_LOOKUPS: Record<MessageKind, FieldLookups> = {
+  Event: new FieldLookups("Event"),
+  Report: new FieldLookups("Report"),
+};
+
 /** The field definition for a key, or for the JSONDict field a sub-key (extra.x) belongs to. */
-function lookup(kind: MessageKind, key: string): { field: CompiledField; subKey: boolean } | undefined {
-  const fields = compiled[kind];
-  const field = fields.get(key);
-  if (field) return { field, subKey: false };
-  const dot = key.indexOf(".");
-  if (dot < 0) return undefined;
-  const parent = fields.get(key.slice(0, dot));
-  if (parent?.isJsonDict && FIELD_NAME_PATTERN.test(key)) return { field: parent, subKey: true };
-  return undefined;
+function lookup(kind: MessageKind, key: string): FoundField | undefined {
+  return FIELD_LOOKUPS[kind].get(key);
+}
+
+const JSON_DICT_NAMES: Record<MessageKind, readonly string[]> = {
+  Event: [...compiled.Event.values()].filter((f) => f.isJsonDict).map((f) => f.name),
+  Report: [...compiled.Report.values()].filter((f) => f.isJsonDict).map((f) => f.name),
+};
+
+/** Whether a key names a JSONDict field as a whole (extra), which is present through its sub-keys. */
+function isJsonDictName(kind: MessageKind, key: string): boolean {
+  return JSON_DICT_NAMES[kind].includes(key);
 }
 
 function invalidKey(kind: MessageKind, key: string, value: unknown): FieldError {
@@ -136,11 +182,17 @@ export interface DictOptions {
 const HASH_SEPARATOR = 0xc0;
 const TYPE_KEY = "__type";
 
+const NO_OPTIONS: AddOptions = {};
+
 export abstract class Message {
   abstract readonly kind: MessageKind;
   // The wire object itself: "__type" first, then the fields in insertion order, so serialising is
-  // one JSON.stringify call.
+  // one JSON.stringify call. A removed field stays as a key whose value is undefined (which
+  // JSON.stringify leaves out): deleting would turn the object into a slow dictionary and rebuilding
+  // it costs more than the rest of a typical expert. No field value is ever undefined otherwise.
   protected data: Record<string, unknown>;
+  /** How many keys of `data` are removed fields (undefined). */
+  private removed = 0;
 
   protected constructor(kind: MessageKind, data?: Record<string, unknown>) {
     this.data = data ?? { [TYPE_KEY]: kind };
@@ -148,39 +200,64 @@ export abstract class Message {
 
   /** Field names present, in insertion order. */
   keys(): string[] {
-    return Object.keys(this.data).filter((k) => k !== TYPE_KEY);
+    const data = this.data;
+    const keys: string[] = [];
+    for (const key in data) if (key !== TYPE_KEY && data[key] !== undefined) keys.push(key);
+    return keys;
   }
 
   *entries(): IterableIterator<[string, unknown]> {
-    for (const key in this.data) if (key !== TYPE_KEY) yield [key, this.data[key]];
+    const data = this.data;
+    for (const key in data) {
+      const value = data[key];
+      if (key !== TYPE_KEY && value !== undefined) yield [key, value];
+    }
   }
 
   get size(): number {
-    return Object.keys(this.data).length - 1;
+    return Object.keys(this.data).length - 1 - this.removed;
   }
 
-  /** True if the field is set; for a JSONDict field (extra), if any of its sub-keys is set. */
+  /**
+   * True if the field is set; for a JSONDict field (extra), if any of its sub-keys is set. As in
+   * IntelMQ, a sub-key is present only when set itself ("extra.a" is absent when only "extra.a.b" is).
+   */
   has(key: string): boolean {
-    if (key === TYPE_KEY) return false;
-    if (Object.hasOwn(this.data, key)) return true;
-    return lookup(this.kind, key)?.field.isJsonDict === true && this.subKeys(key).length > 0;
+    const data = this.data;
+    if (Object.hasOwn(data, key)) return key !== TYPE_KEY && data[key] !== undefined;
+    return isJsonDictName(this.kind, key) && this.hasSubKeys(key);
   }
 
   /** The value of a field; a JSONDict field (extra) is returned as JSON text of its sub-keys. */
   get(key: string): unknown {
     if (key === TYPE_KEY) return undefined;
     if (Object.hasOwn(this.data, key)) return this.data[key];
-    const found = lookup(this.kind, key);
-    if (found && !found.subKey && found.field.isJsonDict) {
-      const sub = this.toDict({ hierarchical: true })[key];
-      return sub === undefined ? undefined : pyJsonDumps(sub);
+    if (isJsonDictName(this.kind, key) && this.hasSubKeys(key)) {
+      return pyJsonDumps(this.toDict({ hierarchical: true })[key]);
     }
     return undefined;
   }
 
-  private subKeys(key: string): string[] {
+  private hasSubKeys(key: string): boolean {
+    const data = this.data;
     const prefix = `${key}.`;
-    return this.keys().filter((k) => k.startsWith(prefix));
+    for (const k in data) if (data[k] !== undefined && k.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** Sets a field's value; a field that was removed is added again at the end, as a new key. */
+  private put(key: string, value: unknown): void {
+    if (this.removed > 0 && Object.hasOwn(this.data, key) && this.data[key] === undefined) this.compact();
+    this.data[key] = value;
+  }
+
+  /** Drops the keys of removed fields. */
+  private compact(): void {
+    const data = this.data;
+    const next: Record<string, unknown> = {};
+    for (const k in data) if (data[k] !== undefined) next[k] = data[k];
+    this.data = next;
+    this.removed = 0;
   }
 
   /**
@@ -188,7 +265,7 @@ export abstract class Message {
    * out (an existing value and `overwrite: false`), undefined when the value means "no value".
    * Throws FieldError for unknown keys, invalid values and (without `overwrite`) existing keys.
    */
-  add(key: string, value: unknown, options: AddOptions = {}): boolean | undefined {
+  add(key: string, value: unknown, options: AddOptions = NO_OPTIONS): boolean | undefined {
     const { sanitize = true, overwrite, ignore } = options;
     const present = this.has(key);
     if (present && overwrite === undefined) {
@@ -221,10 +298,10 @@ export abstract class Message {
     if (found.field.isJsonDict && !found.subKey) {
       if (present && overwrite) this.remove(key);
       for (const [subKey, subValue] of Object.entries(JSON.parse(v as string) as Record<string, unknown>)) {
-        this.data[`${key}.${subKey}`] = subValue;
+        this.put(`${key}.${subKey}`, subValue);
       }
     } else {
-      this.data[key] = v;
+      this.put(key, v);
     }
     return true;
   }
@@ -250,15 +327,24 @@ export abstract class Message {
 
   /** Removes a field (for a JSONDict field, all its sub-keys). Returns whether anything was removed. */
   remove(key: string): boolean {
-    if (key === TYPE_KEY) return false;
-    const keys = Object.hasOwn(this.data, key) ? [key] : this.has(key) ? this.subKeys(key) : [];
-    if (keys.length === 0) return false;
-    // Rebuild rather than `delete`, which would leave the object in V8's slow dictionary mode.
-    const drop = new Set(keys);
-    const next: Record<string, unknown> = {};
-    for (const k in this.data) if (!drop.has(k)) next[k] = this.data[k];
-    this.data = next;
-    return true;
+    const data = this.data;
+    if (Object.hasOwn(data, key)) {
+      if (key === TYPE_KEY || data[key] === undefined) return false;
+      data[key] = undefined;
+      this.removed++;
+      return true;
+    }
+    if (!isJsonDictName(this.kind, key)) return false;
+    const prefix = `${key}.`;
+    let any = false;
+    for (const k in data) {
+      if (data[k] !== undefined && k.startsWith(prefix)) {
+        data[k] = undefined;
+        this.removed++;
+        any = true;
+      }
+    }
+    return any;
   }
 
   /**
@@ -328,6 +414,7 @@ export abstract class Message {
    * shared: the message API never changes a value in place.
    */
   copy(): this {
+    if (this.removed > 0) this.compact();
     return newMessage(this.kind, { ...this.data }) as this;
   }
 
@@ -336,7 +423,9 @@ export abstract class Message {
     return JSON.stringify(this.data);
   }
 
+  /** The wire object ("__type" and the fields set); the caller must not change it. */
   toJSON(): Record<string, unknown> {
+    if (this.removed > 0) this.compact();
     return this.data;
   }
 }

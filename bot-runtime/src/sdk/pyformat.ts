@@ -11,7 +11,7 @@
 // integral number is taken as an int.
 import { pyFloatRepr } from "../event/compat/pynumber.ts";
 import { isPlainObject, pyRepr, pyStr } from "../event/compat/pyrepr.ts";
-import { fieldDefinition, type Message } from "../event/message.ts";
+import type { Message } from "../event/message.ts";
 
 /** Python's ValueError/TypeError/IndexError/KeyError raised by str.format, with Python's message. */
 export class PyFormatError extends Error {
@@ -576,12 +576,10 @@ export function pyEquals(a: unknown, b: unknown): boolean {
 
 /**
  * IntelMQ's `key in message` for a field name from a configuration: the exact field, or for a
- * JSONDict field's own name ("extra") any of its sub-keys. Unlike Message.has, "extra.a" is absent
- * when only "extra.a.b" is set, as in IntelMQ.
+ * JSONDict field's own name ("extra") any of its sub-keys ("extra.a" is absent when only "extra.a.b"
+ * is set, as in IntelMQ; Message.has answers the same).
  */
 export function fieldPresence(key: string): (message: Message) => boolean {
-  const def = fieldDefinition("Event", key);
-  if (def?.spec.type === "JSONDict" && !def.subKey) return (message) => message.has(key);
   if (key === "__type") return () => false;
-  return (message) => Object.hasOwn(message.toJSON(), key);
+  return (message) => message.has(key);
 }

@@ -5,9 +5,7 @@
 // - `+=`/`-=` in add/update shift a time by a parse_relative amount.
 // Instants are seconds since the epoch plus microseconds, so microsecond precision holds for any year.
 import { strptime } from "../../../bot-runtime/src/event/compat/datetime.ts";
-import { toAsciiNumeral } from "../../../bot-runtime/src/event/compat/pynumber.ts";
-import { PY_DIGIT_CLASS, PY_SPACE_CLASS, pyStrip } from "../../../bot-runtime/src/event/compat/pystring.ts";
-import { PY_WORD_CHARS } from "./lexer.ts";
+import { parseRelativeSeconds } from "../../../bot-runtime/src/sdk/relative-time.ts";
 
 export interface Instant {
   /** Whole seconds since 1970-01-01T00:00:00Z. */
@@ -141,38 +139,13 @@ function readIsoformat(value: string): Instant | undefined {
 
 // ---- relative times: intelmq.lib.utils.parse_relative ----
 
-const MINUTES_PER_UNIT: Readonly<Record<string, number>> = {
-  second: 1 / 60,
-  minute: 1,
-  hour: 60,
-  day: 24 * 60,
-  week: 7 * 24 * 60,
-  month: 30 * 24 * 60,
-  year: 365 * 24 * 60,
-};
-const SECONDS_PER_UNIT: Readonly<Record<string, number>> = {
-  second: 1,
-  minute: 60,
-  hour: 3600,
-  day: 86400,
-  week: 7 * 86400,
-  month: 30 * 86400,
-  year: 365 * 86400,
-};
-
-const RELATIVE = new RegExp(`^(${PY_DIGIT_CLASS}+)${PY_SPACE_CLASS}+([${PY_WORD_CHARS}]+[^s])s?$`, "u");
-
 /**
  * IntelMQ's parse_relative ("4 hours", "1 day", "30 minutes") as microseconds; undefined where it
- * raises ValueError. Units: second, minute, hour, day, week, month (30 days), year (365 days).
+ * raises ValueError.
  */
 export function parseRelative(text: string): number | undefined {
-  const m = RELATIVE.exec(pyStrip(text));
-  if (m === null) return undefined;
-  const unit = m[2]!;
-  if (!Object.hasOwn(MINUTES_PER_UNIT, unit)) return undefined;
-  const count = Number(toAsciiNumeral(m[1]!));
-  return count * SECONDS_PER_UNIT[unit]! * 1_000_000;
+  const seconds = parseRelativeSeconds(text);
+  return seconds === undefined ? undefined : seconds * 1_000_000;
 }
 
 // ---- rule values: pendulum.parse, then parse_relative ----
