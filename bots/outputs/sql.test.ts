@@ -328,9 +328,23 @@ describe("outputs.sql (postgresql)", () => {
     const intelmqTable = await createSqlOutput(connection({ table: "restart_intelmq" }));
     const events = makeEvents(6000, 100_000);
     let failures = 0;
+    // Both streams pause after 1,500 events, so the crash below surely comes while writes are pending.
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let paused = 0;
+    let bothPaused = () => {};
+    const pausedTogether = new Promise<void>((resolve) => {
+      bothPaused = resolve;
+    });
     // As the runtime does: a failed write is retried until it succeeds.
     const stream = async (output: typeof idempotent) => {
       for (let i = 0; i < events.length; i += 150) {
+        if (i === 1500) {
+          if (++paused === 2) bothPaused();
+          await gate;
+        }
         for (;;) {
           try {
             await output.write(events.slice(i, i + 150));
@@ -346,8 +360,10 @@ describe("outputs.sql (postgresql)", () => {
     const waitFor = async (rows: number) => {
       while ((await count("restart_events")) < rows) await new Promise((r) => setTimeout(r, 20));
     };
-    await waitFor(1500);
+    await pausedTogether;
     await server.stop("immediate");
+    // Writes go on against the stopped server and fail until it is back.
+    openGate();
     await new Promise((r) => setTimeout(r, 300));
     await server.restart();
     await waitFor(3500);
