@@ -193,14 +193,14 @@ export default defineOutput({
 
     return {
       async write(events) {
-        const todo = confirmedBefore.pending(events);
-        if (todo.length < events.length) {
+        const unsent = confirmedBefore.pending(events);
+        if (unsent.length < events.length) {
           ctx.log.info(
-            { skipped: events.length - todo.length },
+            { skipped: events.length - unsent.length },
             "Not sending events the receiver already confirmed.",
           );
         }
-        if (todo.length > 0) await send(todo);
+        if (unsent.length > 0) await send(unsent);
       },
       async close() {
         const current = connection;
