@@ -18,8 +18,8 @@ if command -v go >/dev/null 2>&1; then
   exit 0
 fi
 if command -v nats-server >/dev/null 2>&1; then
-  have="$(nats-server --version | grep -oE '[0-9]+\.[0-9]+' | head -1)"
-  if [ "$(printf '%s\n' "2.14" "$have" | sort -V | head -1)" = "2.14" ]; then
+  have="$(nats-server --version | grep -m1 -oE '[0-9]+\.[0-9]+' | sed -n 1p)"
+  if [ "$(printf '%s\n' "2.14" "$have" | sort -V | sed -n 1p)" = "2.14" ]; then
     command -v nats-server
     exit 0
   fi
