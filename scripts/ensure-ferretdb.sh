@@ -8,28 +8,14 @@ version="${FERRETDB_VERSION:-v1.24.2}"
 module="github.com/FerretDB/FerretDB"
 cache="${PETREL_CACHE_DIR:-$root/.cache}/ferretdb-$version"
 bin="$cache/ferretdb"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "ensure-ferretdb: need Go >= 1.26 to build FerretDB $version from Go modules" >&2
-  exit 1
-fi
-mkdir -p "$(dirname "$cache")"
-# One build at a time: a second caller waits, then finds the binary.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache.lock"
-  flock 9
-  if [ -x "$bin" ]; then
-    echo "$bin"
-    exit 0
-  fi
-fi
-started=$(date +%s)
-echo "ensure-ferretdb: building FerretDB $version from Go modules (one-time: about 1-3 minutes on 2 cores)" >&2
-work="$(mktemp -d "$cache.build.XXXXXX")"
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+tool=ferretdb
+built() { [ -x "$bin" ]; }
+result() { echo "$bin"; }
+# shellcheck source=lib/go-build-cache.sh
+. "$root/scripts/lib/go-build-cache.sh"
+reuse_cached_build
+lock_build "FerretDB $version"
+start_build "building FerretDB $version from Go modules (one-time: about 1-3 minutes on 2 cores)"
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 # `go install module@version` cannot be used: FerretDB embeds build/version/version.txt, which its
 # release tooling generates and the module zip lacks (the binary panics without it). So the module's
@@ -45,5 +31,4 @@ echo "$version" > "$work/src/build/version/version.txt"
 (cd "$work/src" && go build -trimpath -ldflags "-s -w" -o "$work/ferretdb" ./cmd/ferretdb) >&2
 mkdir -p "$cache"
 mv "$work/ferretdb" "$bin"
-echo "ensure-ferretdb: built in $(($(date +%s) - started)) s into $cache" >&2
-echo "$bin"
+finish_build

@@ -18,35 +18,17 @@ fi
 cache="${PETREL_CACHE_DIR:-$root/.cache}/kube-$k8s-etcd-$etcd"
 binaries=(kube-apiserver kubectl etcd)
 
-complete() {
+tool=kube-control-plane
+built() {
   local b
   for b in "${binaries[@]}"; do [ -x "$cache/$b" ] || return 1; done
 }
-if complete; then
-  echo "$cache"
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "ensure-kube-control-plane: need Go >= 1.26 to build kube-apiserver $k8s and etcd $etcd from Go modules" >&2
-  exit 1
-fi
-
-mkdir -p "$(dirname "$cache")"
-# One build at a time: a second caller waits, then finds the binaries.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache.lock"
-  flock 9
-  if complete; then
-    echo "$cache"
-    exit 0
-  fi
-fi
-
-started=$(date +%s)
-echo "ensure-kube-control-plane: building kube-apiserver and kubectl $k8s, etcd $etcd from Go modules" \
-  "(one-time: about 6 minutes on 2 cores with an empty Go build cache, plus module downloads)" >&2
-work="$(mktemp -d "$cache.build.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+result() { echo "$cache"; }
+# shellcheck source=lib/go-build-cache.sh
+. "$root/scripts/lib/go-build-cache.sh"
+reuse_cached_build
+lock_build "kube-apiserver $k8s and etcd $etcd"
+start_build "building kube-apiserver and kubectl $k8s, etcd $etcd from Go modules (one-time: about 6 minutes on 2 cores with an empty Go build cache, plus module downloads)"
 export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
 
 minor="${k8s#v1.}"
@@ -65,5 +47,4 @@ done
 
 mkdir -p "$cache"
 for b in "${binaries[@]}"; do mv "$work/$b" "$cache/$b"; done
-echo "ensure-kube-control-plane: built in $(($(date +%s) - started)) s into $cache" >&2
-echo "$cache"
+finish_build

@@ -6,15 +6,19 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 version="${NATS_SERVER_VERSION:-v2.15.3}"
 cache="${PETREL_CACHE_DIR:-$root/.cache}/nats-server-$version"
 bin="$cache/nats-server"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
+tool=nats-server
+built() { [ -x "$bin" ]; }
+result() { echo "$bin"; }
+# shellcheck source=lib/go-build-cache.sh
+. "$root/scripts/lib/go-build-cache.sh"
+reuse_cached_build
 if command -v go >/dev/null 2>&1; then
-  echo "ensure-nats-server: building nats-server $version from Go modules (one-time, a few minutes)" >&2
+  lock_build "nats-server $version"
+  start_build "building nats-server $version from Go modules (one-time, a few minutes)"
+  GOBIN="$work" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "github.com/nats-io/nats-server/v2@$version" >&2
   mkdir -p "$cache"
-  GOBIN="$cache" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "github.com/nats-io/nats-server/v2@$version" >&2
-  echo "$bin"
+  mv "$work/nats-server" "$bin"
+  finish_build
   exit 0
 fi
 if command -v nats-server >/dev/null 2>&1; then
