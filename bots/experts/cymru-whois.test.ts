@@ -1,24 +1,16 @@
-// The Cymru whois expert against a real dnsmasq serving Cymru-style TXT records: the fields for IPv4 and
-// IPv6 addresses, its caches (hits, TTL expiry, negative answers), failures that fail the event, and
-// IntelMQ's expert on the same records (both in a network namespace where dnsmasq is the system
-// resolver, IntelMQ with its Redis cache).
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Event } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext, Expert } from "../../bot-runtime/src/sdk/bot.ts";
-import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import {
-  countingMetrics,
   type DnsmasqOptions,
   type ExpertOracleResult,
   intelmqExperts,
   petrelExpertsInNamespace,
   startDnsmasq,
   startSilentNameServer,
-  type TestDnsmasq,
 } from "../../bot-runtime/test-support/dnsmasq.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import cymru, { ASN_CACHE, ORIGIN_CACHE, originQuery, repairAsName } from "./cymru-whois.ts";
+import { countingContext, dnsExpertTools, dnsmasqForTests } from "./test-support/dns-expert.ts";
 
 const INTELMQ_MODULE = "intelmq.bots.experts.cymru_whois.expert";
 const PETREL_FILE = "bots/experts/cymru-whois.ts";
@@ -76,35 +68,10 @@ const EXAMPLE_AS = {
 const prefixed = (side: string, fields: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(fields).map(([k, v]) => [`${side}.${k}`, v]));
 
-function context(metrics = countingMetrics()): BotContext & { lookups: typeof metrics.counts } {
-  return {
-    botId: "cymru",
-    pipeline: "test",
-    log: pino({ level: "silent" }),
-    signal: new AbortController().signal,
-    state: () => Promise.reject(new Error("no state")),
-    metrics: metrics.sink,
-    lookups: metrics.counts,
-  };
-}
-
-async function expert(params: Record<string, unknown>, ctx = context()): Promise<Expert> {
-  return cymru.create(parameterSchema(cymru).parse(params) as never, ctx);
-}
-
-async function run(bot: Expert, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const out = await bot.process(new Event({ __type: "Event", ...fields }), { id: "test" });
-  return (out as Event).toDict();
-}
+const { expert, run } = dnsExpertTools(cymru);
 
 describe("experts.cymru_whois", () => {
-  let dns: TestDnsmasq;
-  beforeAll(async () => {
-    dns = await startDnsmasq(DNS);
-  });
-  afterAll(async () => {
-    await dns?.dispose();
-  });
+  const dns = dnsmasqForTests(DNS);
 
   it("adds the origin fields and the AS name for IPv4 and IPv6 addresses", async () => {
     const bot = await expert({ nameservers: dns.nameserver });
@@ -160,7 +127,7 @@ describe("experts.cymru_whois", () => {
   });
 
   it("answers repeated addresses from its caches, one AS lookup for all networks of an AS", async () => {
-    const ctx = context();
+    const ctx = countingContext();
     const bot = await expert({ nameservers: dns.nameserver }, ctx);
     const ips = ["192.0.2.1", "192.0.2.2", "2001:db8::1", "203.0.113.1", "192.0.2.99"];
     const before = dns.queries().length;

@@ -1,24 +1,17 @@
-// The gethostbyname expert against a real dnsmasq: addresses for fqdn and url, the getaddrinfo error
-// numbers IntelMQ ignores or raises, its cache (hits, TTL, negative answers), a server that is down, and
-// IntelMQ's expert on the same records: both in a network namespace where dnsmasq is the system
-// resolver, IntelMQ through the C library's gethostbyname (/etc/hosts, resolv.conf).
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Event } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext, Expert } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import {
-  countingMetrics,
   type DnsmasqOptions,
   type ExpertOracleResult,
   intelmqExperts,
   petrelExpertsInNamespace,
   startDnsmasq,
   startSilentNameServer,
-  type TestDnsmasq,
 } from "../../bot-runtime/test-support/dnsmasq.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import gethostbyname, { CACHE_NAME, GaiError } from "./gethostbyname.ts";
+import { countingContext, dnsExpertTools, dnsmasqForTests } from "./test-support/dns-expert.ts";
 
 const INTELMQ_MODULE = "intelmq.bots.experts.gethostbyname.expert";
 const PETREL_FILE = "bots/experts/gethostbyname.ts";
@@ -40,26 +33,7 @@ const DNS: DnsmasqOptions = {
 };
 const HOSTS = "127.0.0.1 localhost\n192.0.2.77 hosts-only.example.test\n";
 
-function context(metrics = countingMetrics()): BotContext & { lookups: typeof metrics.counts } {
-  return {
-    botId: "gethostbyname",
-    pipeline: "test",
-    log: pino({ level: "silent" }),
-    signal: new AbortController().signal,
-    state: () => Promise.reject(new Error("no state")),
-    metrics: metrics.sink,
-    lookups: metrics.counts,
-  };
-}
-
-async function expert(params: Record<string, unknown>, ctx = context()): Promise<Expert> {
-  return gethostbyname.create(parameterSchema(gethostbyname).parse(params) as never, ctx);
-}
-
-async function run(bot: Expert, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const out = await bot.process(new Event({ __type: "Event", ...fields }), { id: "test" });
-  return (out as Event).toDict();
-}
+const { expert, run } = dnsExpertTools(gethostbyname);
 
 async function gaiError(promise: Promise<unknown>): Promise<GaiError> {
   try {
@@ -72,13 +46,7 @@ async function gaiError(promise: Promise<unknown>): Promise<GaiError> {
 }
 
 describe("experts.gethostbyname", () => {
-  let dns: TestDnsmasq;
-  beforeAll(async () => {
-    dns = await startDnsmasq(DNS);
-  });
-  afterAll(async () => {
-    await dns?.dispose();
-  });
+  const dns = dnsmasqForTests(DNS);
 
   it("resolves fqdn, or the url's host, to the IPv4 address", async () => {
     const bot = await expert({ nameservers: [dns.nameserver] });
@@ -150,7 +118,7 @@ describe("experts.gethostbyname", () => {
   });
 
   it("answers repeated names from its cache until their TTL ends", async () => {
-    const ctx = context();
+    const ctx = countingContext();
     const bot = await expert({ nameservers: [dns.nameserver], negative_cache_ttl: 1 }, ctx);
     const names = ["www.example.test", "multi.example.test", "short.example.test", "nx.example.test"];
     const before = names.map((n) => dns.count(n, "A"));

@@ -1,25 +1,17 @@
-// The reverse DNS expert against a real dnsmasq serving PTR records: names for IPv4 and IPv6 addresses,
-// the first valid name of several, its cache (hits, TTL, invalid and negative answers), failures that
-// fail the event, and IntelMQ's expert on the same records (both in a network namespace where dnsmasq
-// is the system resolver, IntelMQ with its Redis cache).
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Event } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext, Expert } from "../../bot-runtime/src/sdk/bot.ts";
-import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { reverseName } from "../../bot-runtime/src/sdk/dns.ts";
 import {
-  countingMetrics,
   type DnsmasqOptions,
   type ExpertOracleResult,
   intelmqExperts,
   petrelExpertsInNamespace,
   startDnsmasq,
   startSilentNameServer,
-  type TestDnsmasq,
 } from "../../bot-runtime/test-support/dnsmasq.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import reverseDns, { CACHE_NAME } from "./reverse-dns.ts";
+import { countingContext, dnsExpertTools, dnsmasqForTests } from "./test-support/dns-expert.ts";
 
 const INTELMQ_MODULE = "intelmq.bots.experts.reverse_dns.expert";
 const PETREL_FILE = "bots/experts/reverse-dns.ts";
@@ -38,35 +30,10 @@ const DNS: DnsmasqOptions = {
   ],
 };
 
-function context(metrics = countingMetrics()): BotContext & { lookups: typeof metrics.counts } {
-  return {
-    botId: "reverse-dns",
-    pipeline: "test",
-    log: pino({ level: "silent" }),
-    signal: new AbortController().signal,
-    state: () => Promise.reject(new Error("no state")),
-    metrics: metrics.sink,
-    lookups: metrics.counts,
-  };
-}
-
-async function expert(params: Record<string, unknown>, ctx = context()): Promise<Expert> {
-  return reverseDns.create(parameterSchema(reverseDns).parse(params) as never, ctx);
-}
-
-async function run(bot: Expert, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const out = await bot.process(new Event({ __type: "Event", ...fields }), { id: "test" });
-  return (out as Event).toDict();
-}
+const { expert, run } = dnsExpertTools(reverseDns);
 
 describe("experts.reverse_dns", () => {
-  let dns: TestDnsmasq;
-  beforeAll(async () => {
-    dns = await startDnsmasq(DNS);
-  });
-  afterAll(async () => {
-    await dns?.dispose();
-  });
+  const dns = dnsmasqForTests(DNS);
 
   it("sets reverse_dns from the first valid PTR name, for IPv4 and IPv6", async () => {
     const bot = await expert({ nameservers: dns.nameserver });
@@ -104,7 +71,7 @@ describe("experts.reverse_dns", () => {
   });
 
   it("caches answers, answers without a valid name for cache_ttl_invalid_response, negative ones for negative_cache_ttl", async () => {
-    const ctx = context();
+    const ctx = countingContext();
     const bot = await expert(
       { nameservers: dns.nameserver, cache_ttl_invalid_response: 1, negative_cache_ttl: 1 },
       ctx,
