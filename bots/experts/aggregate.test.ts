@@ -33,7 +33,7 @@ import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import { startRedis, type TestRedis } from "../../bot-runtime/test-support/redis.ts";
 import { runBot } from "../../operator/src/cli/run.ts";
 import aggregate, { timespanMs } from "./aggregate.ts";
-import { petrelExpert, testExpertContext } from "./test-support/expert-differential.ts";
+import { eventOf, petrelExpert, testExpertContext } from "./test-support/expert-differential.ts";
 import { kvState } from "./test-support/kv-state.ts";
 
 // All cases' bots get their events, then one wait past the timespan, then each runs its cleanup once;
@@ -80,12 +80,7 @@ sys.stdout.flush()
 os._exit(0)
 `;
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("feed.name", "Aggregate test");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event => eventOf(fields, { "feed.name": "Aggregate test" });
 
 const at = (second: number) => `2024-05-01T10:00:${String(second).padStart(2, "0")}+00:00`;
 

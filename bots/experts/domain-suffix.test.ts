@@ -7,11 +7,12 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Event, FieldError } from "../../bot-runtime/src/event/message.ts";
+import { type Event, FieldError } from "../../bot-runtime/src/event/message.ts";
 import { runBot } from "../../operator/src/cli/run.ts";
 import domainSuffix, { SHIPPED_SUFFIX_FILE } from "./domain-suffix.ts";
 import {
   type CaseOutcome,
+  eventOf,
   type InputOutcome,
   intelmqExpertOutcomes,
   measureThroughput,
@@ -25,12 +26,8 @@ const SHIPPED_PATH = fileURLToPath(SHIPPED_SUFFIX_FILE);
 // pins the fallback so that the comparison does not depend on what else is installed.
 const BLOCK = ["publicsuffixlist"];
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("time.observation", "2024-05-01T10:00:00+00:00");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event =>
+  eventOf(fields, { "time.observation": "2024-05-01T10:00:00+00:00" });
 
 /** Names built from the shipped list's rules: each kind of rule, with labels in front. */
 function sampleNames(): string[] {

@@ -1,11 +1,11 @@
 // The format field expert against IntelMQ's (library mode): strip, replace and split with IntelMQ's
 // parameters, each event's output or failure compared; Python's str semantics at the edges.
 import { describe, expect, it } from "vitest";
-import { Event } from "../../bot-runtime/src/event/message.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import formatField, { pyReplace, stripper } from "./format-field.ts";
 import {
-  type CaseOutcome,
-  expectSameOutcome,
+  eventOf,
+  expectIntelmqOutcomesPerParameterSet,
   intelmqExpertOutcomes,
   measureThroughput,
   petrelExpert,
@@ -14,13 +14,8 @@ import {
 
 const MODULE = "intelmq.bots.experts.format_field.expert";
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("time.observation", "2018-07-27T00:00:00+00:00");
-  e.add("feed.name", "test-feed");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event =>
+  eventOf(fields, { "time.observation": "2018-07-27T00:00:00+00:00", "feed.name": "test-feed" });
 
 const EVENTS = [
   event({
@@ -75,23 +70,11 @@ const CASES: Array<Record<string, unknown>> = [
 
 describe("experts.format_field", () => {
   it("gives IntelMQ's output or failure for each event and parameter set", async () => {
-    const oracle = await intelmqExpertOutcomes(
-      CASES.map((params) => ({ module: MODULE, params, events: EVENTS })),
+    const outcomes = await expectIntelmqOutcomesPerParameterSet(MODULE, CASES, EVENTS, async (params) =>
+      petrelOutcomes(await petrelExpert(formatField, params), EVENTS),
     );
-    let compared = 0;
-    let failures = 0;
-    for (const [i, params] of CASES.entries()) {
-      const expected = oracle[i] as CaseOutcome;
-      if ("init_error" in expected) throw new Error(`IntelMQ could not start: ${expected.init_error}`);
-      const actual = await petrelOutcomes(await petrelExpert(formatField, params), EVENTS);
-      for (const [j, want] of expected.results.entries()) {
-        const got = actual[j];
-        const where = `${JSON.stringify(params)} event ${j}`;
-        expectSameOutcome(got, want, where);
-        if ("error" in want) failures++;
-        compared++;
-      }
-    }
+    const compared = outcomes.length;
+    const failures = outcomes.filter((o) => "error" in o).length;
     expect(compared).toBe(CASES.length * EVENTS.length);
     // Both kinds of outcome are exercised: IntelMQ fails on non-text values and invalid results.
     expect(failures).toBeGreaterThanOrEqual(6);

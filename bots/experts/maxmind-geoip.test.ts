@@ -19,7 +19,7 @@ import { gzipSync } from "node:zlib";
 import { Reader } from "maxmind";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Event } from "../../bot-runtime/src/event/message.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import { DISCARD_METRICS, type Expert } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { intelmqExpert, maxminddbRead } from "../../bot-runtime/test-support/mmdb-oracle.ts";
@@ -32,6 +32,7 @@ import {
 } from "../../bot-runtime/test-support/mmdb-writer.ts";
 import { testContext } from "../../bot-runtime/test-support/parser-oracle.ts";
 import geoip from "./maxmind-geoip.ts";
+import { eventOf } from "./test-support/expert-differential.ts";
 
 const MODULE = "intelmq.bots.experts.maxmind_geoip.expert";
 
@@ -76,13 +77,8 @@ const CITY_NETWORKS: MmdbNetwork[] = [
   },
 ];
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("feed.name", "Test Feed");
-  e.add("classification.type", "scanner");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event =>
+  eventOf(fields, { "feed.name": "Test Feed", "classification.type": "scanner" });
 
 const IPV4_EVENTS = [
   event({ "source.ip": "192.0.2.10" }),

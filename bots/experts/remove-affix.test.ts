@@ -1,12 +1,11 @@
 // The remove affix expert against IntelMQ's (library mode): prefixes and suffixes, values that become
 // empty, other fields, values that are not text.
 import { describe, expect, it } from "vitest";
-import { Event } from "../../bot-runtime/src/event/message.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import removeAffix from "./remove-affix.ts";
 import {
-  type CaseOutcome,
-  expectSameOutcome,
-  intelmqExpertOutcomes,
+  eventOf,
+  expectIntelmqOutcomesPerParameterSet,
   measureThroughput,
   petrelExpert,
   petrelOutcomes,
@@ -14,12 +13,8 @@ import {
 
 const MODULE = "intelmq.bots.experts.remove_affix.expert";
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("time.observation", "2021-05-01T00:00:00+00:00");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event =>
+  eventOf(fields, { "time.observation": "2021-05-01T00:00:00+00:00" });
 
 const EVENTS = [
   event({ "source.fqdn": "www.example.com", "destination.fqdn": "www.example.net" }),
@@ -47,21 +42,11 @@ const CASES: Array<Record<string, unknown>> = [
 
 describe("experts.remove_affix", () => {
   it("gives IntelMQ's output or failure for each event and parameter set", async () => {
-    const oracle = await intelmqExpertOutcomes(
-      CASES.map((params) => ({ module: MODULE, params, events: EVENTS })),
+    const outcomes = await expectIntelmqOutcomesPerParameterSet(MODULE, CASES, EVENTS, async (params) =>
+      petrelOutcomes(await petrelExpert(removeAffix, params), EVENTS),
     );
-    let compared = 0;
-    let failures = 0;
-    for (const [i, params] of CASES.entries()) {
-      const expected = oracle[i] as CaseOutcome;
-      if ("init_error" in expected) throw new Error(`IntelMQ could not start: ${expected.init_error}`);
-      const actual = await petrelOutcomes(await petrelExpert(removeAffix, params), EVENTS);
-      for (const [j, want] of expected.results.entries()) {
-        expectSameOutcome(actual[j], want, `${JSON.stringify(params)} event ${j}`);
-        if ("error" in want) failures++;
-        compared++;
-      }
-    }
+    const compared = outcomes.length;
+    const failures = outcomes.filter((o) => "error" in o).length;
     expect(compared).toBe(CASES.length * EVENTS.length);
     expect(failures).toBeGreaterThanOrEqual(2);
     console.log(

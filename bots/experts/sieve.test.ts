@@ -7,13 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { Event } from "../../bot-runtime/src/event/message.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import type { Expert, ExpertResult } from "../../bot-runtime/src/sdk/bot.ts";
 import { routedOf } from "../../bot-runtime/src/sdk/processor.ts";
 import { testContext } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import { SieveSyntaxError } from "./sieve/lexer.ts";
 import sieve from "./sieve.ts";
+import { eventOf } from "./test-support/expert-differential.ts";
 
 const TESTDATA = fileURLToPath(new URL("./sieve/testdata/", import.meta.url));
 
@@ -94,11 +95,7 @@ function hoursFromNow(hours: number): string {
   return `${new Date(Date.now() + hours * 3_600_000).toISOString().slice(0, 19)}+00:00`;
 }
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event => eventOf(fields);
 
 /** Events chosen so that each rule file's tests go both ways. */
 function corpus(): Event[] {

@@ -10,6 +10,7 @@ import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-sup
 import { startRedis, type TestRedis } from "../../bot-runtime/test-support/redis.ts";
 import {
   type CaseOutcome,
+  eventOf,
   expectSameOutcome,
   intelmqExpertOutcomes,
   petrelExpert,
@@ -23,13 +24,8 @@ const MODULE = "intelmq.bots.experts.threshold.expert";
 /** extra.count of the event an expert passed on, if it passed one on. */
 const countOf = (result: unknown) => (result instanceof Event ? result.get("extra.count") : undefined);
 
-function event(fields: Record<string, unknown>): Event {
-  const e = new Event();
-  e.add("feed.name", "Threshold test");
-  e.add("classification.type", "scanner");
-  for (const [key, value] of Object.entries(fields)) e.add(key, value);
-  return e;
-}
+const event = (fields: Record<string, unknown>): Event =>
+  eventOf(fields, { "feed.name": "Threshold test", "classification.type": "scanner" });
 
 /** Events for one comparison: similar ones differ only in filtered-out fields. */
 function series(): Event[] {

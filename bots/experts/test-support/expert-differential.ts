@@ -18,6 +18,7 @@ import { routedOf } from "../../../bot-runtime/src/sdk/processor.ts";
 import {
   type Fields,
   type InputOutcome,
+  intelmqExpertOutcomes,
   runIntelmqExpert,
 } from "../../../bot-runtime/test-support/intelmq-oracle.ts";
 
@@ -224,4 +225,37 @@ export function measureThroughput(expert: Expert, events: readonly Event[], roun
     best = Math.max(best, batch.length / seconds);
   }
   return best;
+}
+
+/** An event with `base`'s fields and then `fields`, each added as a bot adds them (sanitised, in order). */
+export function eventOf(fields: Fields, base: Fields = {}): Event {
+  const e = new Event();
+  for (const [key, value] of Object.entries(base)) e.add(key, value);
+  for (const [key, value] of Object.entries(fields)) e.add(key, value);
+  return e;
+}
+
+/**
+ * Each parameter set with the same `events` through IntelMQ's `module` and through `petrel(params)`
+ * (the Petrel outcomes for those events): every outcome the same, field order included. Returns
+ * IntelMQ's outcomes, all parameter sets in a row, for the caller to check what they exercised.
+ */
+export async function expectIntelmqOutcomesPerParameterSet(
+  module: string,
+  parameterSets: readonly Fields[],
+  events: readonly Event[],
+  petrel: (params: Fields) => Promise<InputOutcome[]>,
+): Promise<InputOutcome[]> {
+  const oracle = await intelmqExpertOutcomes(parameterSets.map((params) => ({ module, params, events })));
+  const compared: InputOutcome[] = [];
+  for (const [i, params] of parameterSets.entries()) {
+    const expected = oracle[i]!;
+    if ("init_error" in expected) throw new Error(`IntelMQ could not start: ${expected.init_error}`);
+    const actual = await petrel(params);
+    for (const [j, want] of expected.results.entries()) {
+      expectSameOutcome(actual[j], want, `${JSON.stringify(params)} event ${j}`);
+      compared.push(want);
+    }
+  }
+  return compared;
 }
