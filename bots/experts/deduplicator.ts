@@ -101,14 +101,17 @@ export default defineExpert({
     const local = new LocalCache(LOCAL_CACHE_ENTRIES);
 
     // Stores the hash unless it is there: true when the event is new (this input stored the hash now,
-    // or did so on an earlier delivery that did not finish).
-    const firstSeen = async (hash: string, now: number, input: string): Promise<boolean> => {
-      // The KV entry holds the time it was first seen, taken before its creation: never later than
-      // the entry's own timestamp.
-      if (await store.create(hash, entryValue(now, input))) {
+    // or did so on an earlier delivery that did not finish). One promise for a new hash: a
+    // deduplicator creates a key per new event.
+    const firstSeen = (hash: string, now: number, input: string): Promise<boolean> =>
+      store.create(hash, entryValue(now, input)).then((created) => {
+        if (!created) return storedByThisInput(hash, input);
+        // The KV entry holds the time it was first seen, taken before its creation: never later
+        // than the entry's own timestamp.
         local.set(hash, now + ttlMs - margin, input);
         return true;
-      }
+      });
+    const storedByThisInput = async (hash: string, input: string): Promise<boolean> => {
       const entry = parseEntry(await store.get(hash));
       if (Number.isFinite(entry.seen)) local.set(hash, entry.seen + ttlMs - margin, entry.input);
       return entry.input === input;

@@ -78,6 +78,30 @@ describe("Message.add", () => {
     expect(e.hash()).toBe(parseMessage(e.serialize()).hash());
   });
 
+  it("hashes each event by its own fields when one filter set serves events of several shapes", () => {
+    // The sorted field list is kept per filter set and reused while events have the same keys.
+    const shapes = [
+      '{"__type":"Event","source.ip":"192.0.2.1","source.port":80,"raw":"eA=="}',
+      '{"__type":"Event","source.port":80,"source.ip":"192.0.2.1","raw":"eA=="}',
+      '{"__type":"Event","source.ip":"192.0.2.1","feed.accuracy":50,"raw":"eA=="}',
+      '{"__type":"Event","source.ip":"192.0.2.1","source.port":80,"comment":"Ω","raw":"eA=="}',
+      '{"__type":"Event","source.ip":"192.0.2.1","source.port":80,"raw":"eA=="}',
+    ];
+    const shared = new Set(["raw", "source.port"]);
+    for (const filterType of ["blacklist", "whitelist", "blacklist"] as const) {
+      for (const text of shapes) {
+        const fresh = parseMessage(text).hash({ filterKeys: ["raw", "source.port"], filterType });
+        expect(parseMessage(text).hash({ filterKeys: shared, filterType }), `${filterType} ${text}`).toBe(
+          fresh,
+        );
+      }
+    }
+    // Same fields in another order: the same hash; another field type (Float): another repr.
+    const [first, reordered, withAccuracy] = shapes.map((t) => parseMessage(t).hash({ filterKeys: shared }));
+    expect(reordered).toBe(first);
+    expect(withAccuracy).not.toBe(first);
+  });
+
   it("names the field, the value and the rule in errors", () => {
     const e = new Event();
     try {

@@ -1,6 +1,6 @@
 // Reports and Events: flat messages keyed by dotted field names, with IntelMQ's add/update/change
 // rules, wire format (flat JSON with "__type") and deduplication hash.
-import { createHash } from "node:crypto";
+import { hash as cryptoHash } from "node:crypto";
 import { pyJsonDumps } from "./compat/pyjson.ts";
 import { pyLen, pyRepr, pyStr } from "./compat/pyrepr.ts";
 import {
@@ -354,24 +354,20 @@ export abstract class Message {
   hash(options: HashOptions = {}): string {
     const { filterType = "blacklist" } = options;
     const filter =
-      options.filterKeys instanceof Set ? options.filterKeys : new Set<string>(options.filterKeys ?? []);
-    const keys = this.keys().sort();
+      options.filterKeys === undefined
+        ? NO_HASH_FILTER
+        : options.filterKeys instanceof Set
+          ? options.filterKeys
+          : new Set<string>(options.filterKeys);
+    const plan = hashPlan(this.kind, this.keys(), filter, filterType === "whitelist");
     // NUL never occurs in a key or in a repr() (Python escapes it), so it marks the separators.
     let text = "";
-    for (const key of keys) {
-      if (key === "time.observation") continue;
-      if (filterType === "whitelist" ? !filter.has(key) : filter.has(key)) continue;
-      const type = lookup(this.kind, key);
-      const asFloat = type !== undefined && !type.subKey && isFloatType(type.field.spec.type);
-      text += `${key}\0${pyRepr(this.data[key], asFloat)}\0`;
-    }
+    for (const part of plan) text += part.prefix + pyRepr(this.data[part.key], part.asFloat) + "\0";
     // Common case, all ASCII: the separators can be written as latin-1 0xC0 directly.
-    if (Buffer.byteLength(text, "utf8") === text.length) {
-      return createHash("sha256").update(text.replaceAll("\0", "\xc0"), "latin1").digest("hex");
-    }
-    const bytes = Buffer.from(text, "utf8");
-    for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = HASH_SEPARATOR;
-    return createHash("sha256").update(bytes).digest("hex");
+    const bytes = ASCII_ONLY.test(text)
+      ? Buffer.from(text.replaceAll("\0", "\xc0"), "latin1")
+      : utf8WithSeparators(text);
+    return cryptoHash("sha256", bytes, "hex");
   }
 
   /** A plain object copy: flat or nested on dots, optionally with "__type" and extra as JSON text. */
@@ -432,6 +428,61 @@ export abstract class Message {
 
 function isFloatType(type: string): boolean {
   return type === "Float" || type === "Accuracy";
+}
+
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
+function utf8WithSeparators(text: string): Buffer {
+  const bytes = Buffer.from(text, "utf8");
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) bytes[i] = HASH_SEPARATOR;
+  return bytes;
+}
+
+/** One field of the hash: its name and separator, and whether its value reprs as a Python float. */
+interface HashPart {
+  key: string;
+  prefix: string;
+  asFloat: boolean;
+}
+
+interface HashPlan {
+  kind: MessageKind;
+  whitelist: boolean;
+  /** The message's keys in the order they were read: events of one feed share it. */
+  keys: string[];
+  parts: HashPart[];
+}
+
+// The sorted, filtered field list of the last message hashed with each filter set: a feed's events
+// have the same fields in the same order, so sorting and looking up types happens once per shape.
+const NO_HASH_FILTER: ReadonlySet<string> = new Set();
+const HASH_PLANS = new WeakMap<ReadonlySet<string>, HashPlan>();
+
+function hashPlan(
+  kind: MessageKind,
+  keys: string[],
+  filter: ReadonlySet<string>,
+  whitelist: boolean,
+): HashPart[] {
+  const cached = HASH_PLANS.get(filter);
+  if (cached && cached.kind === kind && cached.whitelist === whitelist && sameKeys(cached.keys, keys)) {
+    return cached.parts;
+  }
+  const parts: HashPart[] = [];
+  for (const key of [...keys].sort()) {
+    if (key === "time.observation" || filter.has(key) !== whitelist) continue;
+    const type = lookup(kind, key);
+    const asFloat = type !== undefined && !type.subKey && isFloatType(type.field.spec.type);
+    parts.push({ key, prefix: `${key}\0`, asFloat });
+  }
+  HASH_PLANS.set(filter, { kind, whitelist, keys, parts });
+  return parts;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class Event extends Message {

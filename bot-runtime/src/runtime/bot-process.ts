@@ -319,18 +319,24 @@ export class BotProcess {
       put: async (key, value) => {
         await kv.put(key, value);
       },
-      create: async (key, value) => {
-        // The common case (a new key) without a request; the library decides everything else.
+      create: (key, value) => {
+        const libraryCreate = async () => {
+          try {
+            await kv.create(key, value);
+            return true;
+          } catch (error) {
+            if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
+            throw error;
+          }
+        };
+        // The common case (a new key) without a request, and with one promise only; the library
+        // decides everything else.
         if (VALID_KV_KEY.test(key) && !key.startsWith(".") && !key.endsWith(".")) {
-          if ((await fast.create(`$KV.${name}.${key}`, Buffer.from(value))) === "stored") return true;
+          return fast
+            .create(`$KV.${name}.${key}`, Buffer.from(value))
+            .then((outcome) => outcome === "stored" || libraryCreate());
         }
-        try {
-          await kv.create(key, value);
-          return true;
-        } catch (error) {
-          if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
-          throw error;
-        }
+        return libraryCreate();
       },
       delete: async (key) => {
         await kv.delete(key);
