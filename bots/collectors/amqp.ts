@@ -1,37 +1,16 @@
 // Consumes a queue of an AMQP 0-9-1 broker (RabbitMQ): each message's body becomes a report's raw,
 // or, with expect_intelmq_message, the body is an IntelMQ message sent on as it is. A message is
 // acknowledged only once its report is stored; one that cannot be stored goes back to the queue.
-import { readFileSync } from "node:fs";
-import { type Channel, type ChannelModel, type ConsumeMessage, connect } from "amqplib";
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { z } from "zod";
 import { FieldError, type Message, parseMessage, Report } from "../../bot-runtime/src/event/message.ts";
+import { amqpConnectionParameters, amqpEndpoint, connectAmqp } from "../../bot-runtime/src/sdk/amqp.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
+import { sleep } from "../../bot-runtime/src/sdk/sleep.ts";
 
 const parameters = z.object({
-  connection_host: z.string().default("127.0.0.1").describe("Host name or address of the broker."),
-  connection_port: z.number().int().min(1).max(65535).default(5672).describe("Port of the broker."),
-  connection_vhost: z.string().nullable().optional().describe("Virtual host; unset: the default (/)."),
-  connection_attempts: z
-    .number()
-    .int()
-    .min(1)
-    .default(3)
-    .describe("Attempts to connect (2 seconds apart) before a run fails."),
-  connection_heartbeat: z
-    .number()
-    .int()
-    .min(0)
-    .default(3600)
-    .describe("AMQP heartbeat interval in seconds (0: none)."),
+  ...amqpConnectionParameters,
   queue_name: z.string().min(1).describe("The queue to consume."),
-  username: z.string().nullable().optional().describe("User name (with password); unset: guest."),
-  password: z.string().nullable().optional().describe("Password."),
-  use_ssl: z.boolean().default(false).describe("Connect with TLS (AMQPS); the certificate is verified."),
-  ssl_ca_certificate: z
-    .string()
-    .nullable()
-    .optional()
-    .describe("Petrel: CA certificate file (PEM) to verify the broker with; unset: the system's CAs."),
   expect_intelmq_message: z
     .boolean()
     .default(false)
@@ -44,31 +23,7 @@ const parameters = z.object({
     .describe("Petrel: messages handled at once (each acknowledged once stored); 1 keeps the queue's order."),
 });
 
-const RETRY_MS = 2_000;
 const FAILED_RUN_PAUSE_MS = 5_000;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => resolve(clearTimeout(timer)), { once: true });
-  });
-}
-
-const CERTIFICATE_ERRORS =
-  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
-
-/** A connection error, with certificate problems said plainly. */
-function connectionError(error: unknown, endpoint: string): Error {
-  const code = (error as { code?: string }).code ?? "";
-  if (CERTIFICATE_ERRORS.test(code)) {
-    return new Error(
-      `the TLS certificate of ${endpoint} is not trusted (${code}: ${(error as Error).message}); set ssl_ca_certificate to the CA that signed it`,
-      { cause: error },
-    );
-  }
-  return new Error(`cannot connect to ${endpoint}: ${(error as Error).message}`, { cause: error });
-}
 
 /** An IntelMQ message from a body: as IntelMQ reads messages, values that are not valid are sanitized. */
 function intelmqMessage(body: Buffer): Message {
@@ -106,33 +61,9 @@ export default defineCollector({
     },
   ],
   create(params, ctx) {
-    const endpoint = `${params.use_ssl ? "amqps" : "amqp"}://${params.connection_host}:${params.connection_port}`;
-    const ca = params.ssl_ca_certificate ? readFileSync(params.ssl_ca_certificate) : undefined;
+    const endpoint = amqpEndpoint(params);
 
-    const open = async (): Promise<ChannelModel> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await connect(
-            {
-              protocol: params.use_ssl ? "amqps" : "amqp",
-              hostname: params.connection_host,
-              port: params.connection_port,
-              heartbeat: params.connection_heartbeat,
-              ...(params.connection_vhost ? { vhost: params.connection_vhost } : {}),
-              ...(params.username && params.password
-                ? { username: params.username, password: params.password }
-                : {}),
-            },
-            params.use_ssl ? { servername: params.connection_host, ...(ca ? { ca: [ca] } : {}) } : {},
-          );
-        } catch (error) {
-          const failure = connectionError(error, endpoint);
-          if (attempt >= params.connection_attempts || ctx.signal.aborted) throw failure;
-          ctx.log.warn({ err: failure, attempt }, "Connecting to the AMQP broker failed; trying again.");
-          await sleep(RETRY_MS, ctx.signal);
-        }
-      }
-    };
+    const open = (): Promise<ChannelModel> => connectAmqp(params, ctx.log, ctx.signal);
 
     /** Builds what the message carries, stores it, then acknowledges; returns it to the queue on failure. */
     const handle = async (

@@ -10,13 +10,15 @@ import { join, posix } from "node:path";
 import { Client } from "basic-ftp";
 import { z } from "zod";
 import { Report } from "../../bot-runtime/src/event/message.ts";
-import { chunkReports, extractFiles } from "../../bot-runtime/src/sdk/archives.ts";
+import { extractFiles } from "../../bot-runtime/src/sdk/archives.ts";
 import {
   type BotContext,
   type BotDeviation,
   type Collector,
   defineCollector,
 } from "../../bot-runtime/src/sdk/bot.ts";
+import { emitReports } from "../../bot-runtime/src/sdk/report-payloads.ts";
+import { untrustedCertificateError } from "../../bot-runtime/src/sdk/tls.ts";
 import { fnmatchRegex } from "./file.ts";
 
 /** Parameters both FTP modules have, whatever their prefix. */
@@ -90,15 +92,6 @@ export const ftpDeviations: readonly BotDeviation[] = [
   },
 ];
 
-const CERTIFICATE_ERRORS =
-  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
-
-async function readAll(source: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of source) parts.push(part);
-  return Buffer.concat(parts);
-}
-
 /** The collector both modules make, once their parameters are read into `ftp`. */
 export function ftpCollector(ftp: FtpSettings, params: Shared, ctx: BotContext): Collector {
   const scheme = ftp.tls === "none" ? "ftp" : "ftps";
@@ -125,14 +118,10 @@ export function ftpCollector(ftp: FtpSettings, params: Shared, ctx: BotContext):
       await client.cd(ftp.directory);
     } catch (error) {
       client.close();
-      const e = error as { code?: string | number; message: string };
-      if (typeof e.code === "string" && CERTIFICATE_ERRORS.test(e.code)) {
-        throw new Error(
-          `the TLS certificate of ${endpoint} is not trusted (${e.code}: ${e.message}); set ssl_ca_certificate to the CA that signed it`,
-          { cause: error },
-        );
-      }
-      throw new Error(`FTP ${endpoint}: ${e.message}`, { cause: error });
+      throw (
+        untrustedCertificateError(error, endpoint) ??
+        new Error(`FTP ${endpoint}: ${(error as Error).message}`, { cause: error })
+      );
     }
     return client;
   };
@@ -171,18 +160,7 @@ export function ftpCollector(ftp: FtpSettings, params: Shared, ctx: BotContext):
             const template = Report.create();
             template.add("feed.url", url);
             template.add("extra.file_name", member.name ?? name);
-            const pieces = params.chunk_size
-              ? chunkReports(member.content, params.chunk_size, params.chunk_replicate_header)
-              : (async function* () {
-                  const data = await readAll(member.content);
-                  if (data.length > 0) yield data;
-                })();
-            for await (const piece of pieces) {
-              const report = new Report(template.toDict({ withType: true }));
-              report.add("raw", piece.toString("base64"), { sanitize: false });
-              await emit(report);
-              reports++;
-            }
+            reports += await emitReports(template, member.content, params, emit);
           }
           await rm(local, { force: true });
           ctx.log.debug({ file: name, reports }, "File sent.");

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { Report } from "../../bot-runtime/src/event/message.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
 import { discardBody, HttpClient, httpParameters } from "../../bot-runtime/src/sdk/http.ts";
+import { sleep } from "../../bot-runtime/src/sdk/sleep.ts";
 
 const parameters = httpParameters.extend({
   http_url: z.string().min(1).describe("The URL of the stream."),
@@ -55,19 +56,6 @@ async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
     if (start < chunk.length) pending = Buffer.concat([pending, chunk.subarray(start)]);
   }
   if (pending.length > 0) yield pending;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }
 
 export default defineCollector({

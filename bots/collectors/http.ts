@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { strftime } from "../../bot-runtime/src/event/compat/strftime.ts";
 import { Report } from "../../bot-runtime/src/event/message.ts";
-import { chunkReports, extractFiles } from "../../bot-runtime/src/sdk/archives.ts";
+import { extractFiles } from "../../bot-runtime/src/sdk/archives.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
 import {
   contentLength,
@@ -22,6 +22,7 @@ import {
   httpParameters,
   readBody,
 } from "../../bot-runtime/src/sdk/http.ts";
+import { emitReports } from "../../bot-runtime/src/sdk/report-payloads.ts";
 
 /** Python's timedelta keyword arguments, added to the current local time before formatting. */
 const timeDelta = z
@@ -314,25 +315,18 @@ export default defineCollector({
           const template = Report.create();
           template.add("feed.url", url);
           if (file.name !== undefined) template.add("extra.file_name", file.name);
-          const send = async (data: Buffer) => {
-            const report = template.copy();
-            report.add("raw", data.toString("base64"), { sanitize: false });
-            await emit(report);
-            reports++;
-          };
-          if (params.chunk_size) {
-            for await (const chunk of chunkReports(
-              file.content,
-              params.chunk_size,
-              params.chunk_replicate_header,
-            ))
-              await send(chunk);
-          } else {
-            // The whole body, not an archive member: its length is announced.
-            const whole = selection === false && file.name === undefined;
-            const data = await readBody(file.content, whole ? contentLength(response.headers) : undefined);
-            if (data.length > 0) await send(data);
-            else ctx.log.warn({ url, file: file.name }, "Empty file: no report.");
+          // The whole body, not an archive member: its length is announced.
+          const whole = selection === false && file.name === undefined;
+          const made = await emitReports(
+            template,
+            file.content,
+            params,
+            emit,
+            whole ? contentLength(response.headers) : undefined,
+          );
+          reports += made;
+          if (made === 0 && !params.chunk_size) {
+            ctx.log.warn({ url, file: file.name }, "Empty file: no report.");
           }
         }
         ctx.log.info({ url, reports }, "Report downloaded.");

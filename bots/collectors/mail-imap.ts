@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { Report } from "../../bot-runtime/src/event/message.ts";
 import type { BotContext, BotDeviation, Collector } from "../../bot-runtime/src/sdk/bot.ts";
+import { untrustedCertificateError } from "../../bot-runtime/src/sdk/tls.ts";
 
 export const mailParameters = z.object({
   mail_host: z.string().min(1).describe("IMAP server host name."),
@@ -142,9 +143,6 @@ class NotStored extends Error {
   }
 }
 
-const CERTIFICATE_ERRORS =
-  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
-
 function connectError(error: unknown, endpoint: string, user: string): Error {
   const e = error as {
     code?: string;
@@ -152,12 +150,12 @@ function connectError(error: unknown, endpoint: string, user: string): Error {
     authenticationFailed?: boolean;
     responseText?: string;
   };
-  if (CERTIFICATE_ERRORS.test(e.code ?? "")) {
-    return new Error(
-      `the TLS certificate of ${endpoint} is not trusted (${e.code}: ${e.message}); set ssl_ca_certificate to the CA that signed it, or http_verify_cert to false`,
-      { cause: error },
-    );
-  }
+  const untrusted = untrustedCertificateError(
+    error,
+    endpoint,
+    "set ssl_ca_certificate to the CA that signed it, or http_verify_cert to false",
+  );
+  if (untrusted) return untrusted;
   if (e.authenticationFailed) {
     return new Error(`IMAP login to ${endpoint} as ${user} failed: ${e.responseText ?? e.message}`, {
       cause: error,

@@ -4,15 +4,14 @@
 // they are stored. A failed download leaves the mail unseen, to be tried again.
 import { z } from "zod";
 import { Report } from "../../bot-runtime/src/event/message.ts";
-import { chunkReports } from "../../bot-runtime/src/sdk/archives.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
 import {
   contentLength,
   fileNameFromResponse,
   HttpClient,
   httpParameters,
-  readBody,
 } from "../../bot-runtime/src/sdk/http.ts";
+import { emitReports } from "../../bot-runtime/src/sdk/report-payloads.ts";
 import { addMailFields, MAIL_DEVIATIONS, mailCollector, mailParameters, pythonRegex } from "./mail-imap.ts";
 
 const parameters = mailParameters.extend(httpParameters.shape).extend({
@@ -60,25 +59,13 @@ export default defineCollector({
         const template = Report.create();
         template.add("feed.url", url);
         addMailFields(template, mail, fileNameFromResponse(response));
-        let reports = 0;
-        const send = async (data: Buffer) => {
-          const report = new Report(template.toDict({ withType: true }));
-          report.add("raw", data.toString("base64"), { sanitize: false });
-          await emit(report);
-          reports++;
-        };
-        if (params.chunk_size) {
-          for await (const chunk of chunkReports(
-            response.body,
-            params.chunk_size,
-            params.chunk_replicate_header,
-          )) {
-            await send(chunk);
-          }
-        } else {
-          const data = await readBody(response.body, contentLength(response.headers));
-          if (data.length > 0) await send(data);
-        }
+        const reports = await emitReports(
+          template,
+          response.body,
+          params,
+          emit,
+          contentLength(response.headers),
+        );
         if (reports === 0) log.warn({ url }, "Got empty response from server.");
         else log.info({ url, reports }, "Report downloaded.");
         seen = true;

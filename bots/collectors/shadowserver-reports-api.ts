@@ -6,15 +6,9 @@
 import { createHash, createHmac } from "node:crypto";
 import { z } from "zod";
 import { Report } from "../../bot-runtime/src/event/message.ts";
-import { chunkReports } from "../../bot-runtime/src/sdk/archives.ts";
 import { defineCollector } from "../../bot-runtime/src/sdk/bot.ts";
-import {
-  contentLength,
-  discardBody,
-  HttpClient,
-  httpParameters,
-  readBody,
-} from "../../bot-runtime/src/sdk/http.ts";
+import { contentLength, discardBody, HttpClient, httpParameters } from "../../bot-runtime/src/sdk/http.ts";
+import { emitReports } from "../../bot-runtime/src/sdk/report-payloads.ts";
 
 const list = z.union([z.string(), z.array(z.string())]);
 
@@ -161,22 +155,7 @@ export default defineCollector({
             }
             const template = Report.create();
             template.add("extra.file_name", item.file);
-            const send = async (data: Buffer) => {
-              const report = template.copy();
-              report.add("raw", data.toString("base64"), { sanitize: false });
-              await emit(report);
-            };
-            if (params.chunk_size) {
-              for await (const chunk of chunkReports(
-                response.body,
-                params.chunk_size,
-                params.chunk_replicate_header,
-              ))
-                await send(chunk);
-            } else {
-              const data = await readBody(response.body, contentLength(response.headers));
-              if (data.length > 0) await send(data);
-            }
+            await emitReports(template, response.body, params, emit, contentLength(response.headers));
           } catch (error) {
             // As IntelMQ: a download that times out is logged and tried again next time.
             if (!/^UND_ERR_(HEADERS|BODY)_TIMEOUT$/.test((error as { code?: string }).code ?? ""))

@@ -3,10 +3,10 @@
 // IntelMQ sets plus a message id that lets consumers drop a message published twice. A batch is
 // published at once and write() resolves only after the broker confirmed every message (publisher
 // confirms, which IntelMQ's output with pika 1.x always uses); a message no queue takes fails the batch.
-import { readFileSync } from "node:fs";
-import { type ChannelModel, type ConfirmChannel, connect } from "amqplib";
+import type { ChannelModel, ConfirmChannel } from "amqplib";
 import { z } from "zod";
 import type { Event } from "../../bot-runtime/src/event/message.ts";
+import { amqpConnectionParameters, amqpEndpoint, connectAmqp } from "../../bot-runtime/src/sdk/amqp.ts";
 import { defineOutput } from "../../bot-runtime/src/sdk/bot.ts";
 import {
   compileEventTemplate,
@@ -17,29 +17,7 @@ import {
 import { DOCUMENT_ID_DESCRIPTION, DOCUMENT_ID_MODES, eventDocumentId } from "./event-id.ts";
 
 const parameters = z.object({
-  connection_host: z.string().min(1).default("127.0.0.1").describe("Host name or address of the broker."),
-  connection_port: z.number().int().min(1).max(65535).default(5672).describe("Port of the broker."),
-  connection_vhost: z.string().nullable().optional().describe("Virtual host; unset: the default (/)."),
-  connection_attempts: z
-    .number()
-    .int()
-    .min(1)
-    .default(3)
-    .describe("Attempts to connect (2 seconds apart) before a batch fails."),
-  connection_heartbeat: z
-    .number()
-    .int()
-    .min(0)
-    .default(3600)
-    .describe("AMQP heartbeat interval in seconds (0: none)."),
-  username: z.string().nullable().optional().describe("User name (with password); unset: guest."),
-  password: z.string().nullable().optional().describe("Password."),
-  use_ssl: z.boolean().default(false).describe("Connect with TLS (AMQPS); the certificate is verified."),
-  ssl_ca_certificate: z
-    .string()
-    .nullable()
-    .optional()
-    .describe("Petrel: CA certificate file (PEM) to verify the broker with; unset: the system's CAs."),
+  ...amqpConnectionParameters,
   exchange_name: z
     .string()
     .nullable()
@@ -96,12 +74,6 @@ const parameters = z.object({
     .describe(`${DOCUMENT_ID_DESCRIPTION} It is sent as the message_id property.`),
 });
 
-const RETRY_MS = 2_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 interface Link {
   connection: ChannelModel;
   channel: ConfirmChannel;
@@ -134,8 +106,7 @@ export default defineOutput({
     },
   ],
   create(params, ctx) {
-    const endpoint = `${params.use_ssl ? "amqps" : "amqp"}://${params.connection_host}:${params.connection_port}`;
-    const ca = params.ssl_ca_certificate ? readFileSync(params.ssl_ca_certificate) : undefined;
+    const endpoint = amqpEndpoint(params);
     const exchange = params.exchange_name ?? "";
     const routingKey = params.format_routing_key
       ? compileEventTemplate(params.routing_key, {
@@ -153,32 +124,7 @@ export default defineOutput({
     let link: Link | undefined;
 
     const open = async (): Promise<Link> => {
-      let connection: ChannelModel | undefined;
-      for (let attempt = 1; connection === undefined; attempt++) {
-        try {
-          connection = await connect(
-            {
-              protocol: params.use_ssl ? "amqps" : "amqp",
-              hostname: params.connection_host,
-              port: params.connection_port,
-              heartbeat: params.connection_heartbeat,
-              ...(params.connection_vhost ? { vhost: params.connection_vhost } : {}),
-              ...(params.username && params.password
-                ? { username: params.username, password: params.password }
-                : {}),
-            },
-            params.use_ssl ? { servername: params.connection_host, ...(ca ? { ca: [ca] } : {}) } : {},
-          );
-        } catch (error) {
-          const failure = new Error(`cannot connect to ${endpoint}: ${(error as Error).message}`, {
-            cause: error,
-          });
-          if (attempt >= params.connection_attempts) throw failure;
-          ctx.log.warn({ err: failure, attempt }, "Connecting to the AMQP broker failed; trying again.");
-          await sleep(RETRY_MS);
-        }
-      }
-      const opened = connection;
+      const opened = await connectAmqp(params, ctx.log, ctx.signal);
       try {
         const channel = await opened.createConfirmChannel();
         const made: Link = { connection: opened, channel, returned: new Set(), broken: undefined };

@@ -29,6 +29,7 @@ import {
   routedOf,
   WrongMessageTypeError,
 } from "../sdk/processor.ts";
+import { sleep } from "../sdk/sleep.ts";
 import { CompletedInputs } from "./completed-inputs.ts";
 import { ExclusionWatch } from "./exclusion-watch.ts";
 import { connectNats } from "./jetstream.ts";
@@ -1068,17 +1069,4 @@ function retryReason(refusal: string): string {
   if (/maximum (bytes|messages)|insufficient resources/i.test(refusal)) return "full";
   if (/^503\s*$|no responders/i.test(refusal)) return "no-stream"; // a bare 503 status: nothing listens
   return "refused";
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-    function done() {
-      if (timer) clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 }
