@@ -20,13 +20,10 @@ import {
   ensureBotConsumer,
   ensurePipelineStreams,
 } from "../../bot-runtime/src/runtime/jetstream.ts";
+import { KvCreateFastPath } from "../../bot-runtime/src/runtime/kv-create.ts";
 import { BotMetrics } from "../../bot-runtime/src/runtime/metrics.ts";
-import {
-  type BotContext,
-  DISCARD_METRICS,
-  type Expert,
-  type StateStore,
-} from "../../bot-runtime/src/sdk/bot.ts";
+import { countingStore, openStateStore } from "../../bot-runtime/src/runtime/state-store.ts";
+import { type BotContext, DISCARD_METRICS, type Expert } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
@@ -57,32 +54,13 @@ describe("experts.deduplicator", () => {
     await server?.dispose();
   });
 
-  /** A KV-backed state store with the runtime's semantics; counts the KV calls. */
+  /** The runtime's state store, with its fast create path; counts the KV calls. */
   async function kvStore(bucket: string, ttlMs: number) {
-    const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: ttlMs });
     const calls = { create: 0, get: 0 };
-    const store: StateStore = {
-      get: async (key) => {
-        calls.get++;
-        return (await kv.get(key))?.string();
-      },
-      put: async (key, value) => {
-        await kv.put(key, value);
-      },
-      create: async (key, value) => {
-        calls.create++;
-        try {
-          await kv.create(key, value);
-          return true;
-        } catch (error) {
-          if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
-          throw error;
-        }
-      },
-      delete: async (key) => {
-        await kv.delete(key);
-      },
-    };
+    const store = countingStore(
+      await openStateStore(nc, bucket, { ttlMs, fast: new KvCreateFastPath(nc) }),
+      calls,
+    );
     return { store, calls };
   }
 

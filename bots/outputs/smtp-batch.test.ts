@@ -8,14 +8,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { unzipSync } from "fflate";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Event } from "../../bot-runtime/src/event/message.ts";
-import type { BotContext, Output, StateStore } from "../../bot-runtime/src/sdk/bot.ts";
+import { openStateStore } from "../../bot-runtime/src/runtime/state-store.ts";
+import type { BotContext, Output } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
 import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
@@ -168,27 +168,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A KV-backed state store with the runtime's semantics, on the test's nats-server. */
+/** The runtime's state store, on the test's nats-server. */
 async function kvState(): Promise<BotContext["state"]> {
-  const kv = await new Kvm(nc).create(`test_smtp_batch_${++buckets}`, { history: 1 });
-  const store: StateStore = {
-    get: async (key) => (await kv.get(key))?.string(),
-    put: async (key, value) => {
-      await kv.put(key, value);
-    },
-    create: async (key, value) => {
-      try {
-        await kv.create(key, value);
-        return true;
-      } catch (error) {
-        if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
-        throw error;
-      }
-    },
-    delete: async (key) => {
-      await kv.delete(key);
-    },
-  };
+  const store = await openStateStore(nc, `test_smtp_batch_${++buckets}`);
   return async () => store;
 }
 

@@ -12,7 +12,6 @@ import {
   jetstream,
   jetstreamManager,
 } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Cron } from "croner";
 import type { Logger } from "pino";
@@ -36,6 +35,7 @@ import { connectNats } from "./jetstream.ts";
 import { KvCreateFastPath } from "./kv-create.ts";
 import type { BotMetrics } from "./metrics.ts";
 import { ConfirmedPublisher } from "./publisher.ts";
+import { openStateStore } from "./state-store.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,8 +44,6 @@ const OUTPUT_LINGER_MS = 20;
 const PROGRESS_INTERVAL_MS = 5_000;
 /** Longest pause before a failing continuous collector runs again. */
 const CONTINUOUS_RETRY_MAX_MS = 60_000;
-/** KV keys as nats.js accepts them (it also refuses a leading or trailing dot). */
-const VALID_KV_KEY = /^[-/=.\w]+$/;
 
 /** What the dead-letter stream stores for each failed message. */
 export interface DeadLetter {
@@ -146,7 +144,6 @@ export class BotProcess {
   #flushScheduled = false;
   #fatal?: Error;
   #warnedPaths = new Set<string>();
-  #kvm?: Kvm;
   #kvCreate?: KvCreateFastPath;
   /** Inputs finished, to recognise copies that come back after a NATS restart. */
   readonly #completed = new CompletedInputs();
@@ -302,47 +299,12 @@ export class BotProcess {
     return true;
   }
 
-  async #state(bucket: string, ttlMs: number | undefined): Promise<StateStore> {
-    this.#kvm ??= new Kvm(this.#nc as NatsConnection);
-    const name = `${this.#config.stateBucketPrefix}_${bucket}`;
-    const kv = await this.#kvm.create(name, {
-      history: 1,
-      ...(ttlMs ? { ttl: ttlMs } : {}),
-    });
+  #state(bucket: string, ttlMs: number | undefined): Promise<StateStore> {
     this.#kvCreate ??= new KvCreateFastPath(this.#nc as NatsConnection);
-    const fast = this.#kvCreate;
-    return {
-      get: async (key) => {
-        // A deleted key reads back as its delete marker: absent, not an empty value.
-        const entry = await kv.get(key);
-        return entry?.operation === "PUT" ? entry.string() : undefined;
-      },
-      put: async (key, value) => {
-        await kv.put(key, value);
-      },
-      create: (key, value) => {
-        const libraryCreate = async () => {
-          try {
-            await kv.create(key, value);
-            return true;
-          } catch (error) {
-            if (/wrong last sequence|key exists/i.test((error as Error).message)) return false;
-            throw error;
-          }
-        };
-        // The common case (a new key) without a request, and with one promise only; the library
-        // decides everything else.
-        if (VALID_KV_KEY.test(key) && !key.startsWith(".") && !key.endsWith(".")) {
-          return fast
-            .create(`$KV.${name}.${key}`, Buffer.from(value))
-            .then((outcome) => outcome === "stored" || libraryCreate());
-        }
-        return libraryCreate();
-      },
-      delete: async (key) => {
-        await kv.delete(key);
-      },
-    };
+    return openStateStore(this.#nc as NatsConnection, `${this.#config.stateBucketPrefix}_${bucket}`, {
+      ttlMs,
+      fast: this.#kvCreate,
+    });
   }
 
   async #inputConsumer(): Promise<Consumer> {
