@@ -16,7 +16,7 @@ import { pipelineKey } from "./keys.ts";
 import type { ResourceRef } from "./kube.ts";
 import { childName, selectorLabels, selectorString } from "./names.ts";
 import { hasFinalizer, isDeleting, type Parsed, parseBot, parsePipeline, type RawObject } from "./parse.ts";
-import { sameStatus } from "./status-diff.ts";
+import { writeStatus } from "./status-events.ts";
 import { validateBot } from "./validate.ts";
 
 /** How long a bot waits for its pipeline's stream before trying again. */
@@ -223,7 +223,7 @@ export async function reconcileBot(
     raw.status?.conditions,
     ctx.now(),
   );
-  if (!sameStatus(raw.status, status)) await ctx.kube.applyStatus(ref, status);
+  await writeStatus(ctx, ref, raw.status, status);
   if (queue.error !== undefined) throw queue.error;
   return queue.requeueAfterMs === undefined ? {} : { requeueAfterMs: queue.requeueAfterMs };
 }

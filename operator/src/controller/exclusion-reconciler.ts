@@ -38,7 +38,7 @@ import {
   parsePipeline,
   type RawObject,
 } from "./parse.ts";
-import { sameStatus } from "./status-diff.ts";
+import { writeStatus } from "./status-events.ts";
 
 /** How often the status of an exclusion in force is refreshed from the bots' reports. */
 export const REFRESH_MS = 10_000;
@@ -343,7 +343,7 @@ export async function reconcileExclusion(
     raw.status?.conditions,
     now,
   );
-  if (!sameStatus(raw.status, status)) await ctx.kube.applyStatus(ref, status);
+  await writeStatus(ctx, ref, raw.status, status);
   if (failure !== undefined) throw failure;
   return nextRefresh(ctx, key, now, rawSpec.expiresAt, distributed.length > 0 && enabled);
 }

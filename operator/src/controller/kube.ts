@@ -1,7 +1,9 @@
 // The operator's writes to the API server, all as server-side apply with one field manager: children
 // (forced: the operator owns them), finalizers and status. Applies to a Pipeline, Bot or Exclusion carry
 // its uid, so they never recreate a resource that was deleted meanwhile, and never touch its spec.
+import { hostname } from "node:os";
 import {
+  CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
@@ -12,6 +14,7 @@ import {
 import { API_VERSION, FIELD_MANAGER, FINALIZER, GROUP, VERSION } from "./constants.ts";
 
 export type Kind = "Pipeline" | "Bot" | "Exclusion";
+const EVENT_COMPONENT = "petrel-operator";
 const PLURAL: Record<Kind, string> = { Pipeline: "pipelines", Bot: "bots", Exclusion: "exclusions" };
 
 export interface ResourceRef {
@@ -28,13 +31,50 @@ export function statusCode(error: unknown): number | undefined {
   return typeof e?.statusCode === "number" ? e.statusCode : undefined;
 }
 
+/** An Event about a resource, as `kubectl describe` and `kubectl get events` show it. */
+export interface EventNote {
+  type: "Normal" | "Warning";
+  /** UpperCamelCase, e.g. the condition's reason. */
+  reason: string;
+  message: string;
+}
+
 export class Kube {
   readonly #objects: KubernetesObjectApi;
   readonly #custom: CustomObjectsApi;
+  readonly #core: CoreV1Api;
 
   constructor(kubeConfig: KubeConfig) {
     this.#objects = KubernetesObjectApi.makeApiClient(kubeConfig);
     this.#custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.#core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Records an Event about the resource (core/v1, which kubectl describe lists). */
+  async recordEvent(ref: ResourceRef, note: EventNote, now: Date): Promise<void> {
+    await this.#core.createNamespacedEvent({
+      namespace: ref.namespace,
+      body: {
+        metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
+        involvedObject: {
+          apiVersion: API_VERSION,
+          kind: ref.kind,
+          name: ref.name,
+          namespace: ref.namespace,
+          uid: ref.uid,
+        },
+        type: note.type,
+        reason: note.reason,
+        // The API server refuses messages longer than 1 KiB.
+        message: note.message.length > 1024 ? `${note.message.slice(0, 1021)}...` : note.message,
+        source: { component: EVENT_COMPONENT },
+        reportingComponent: EVENT_COMPONENT,
+        reportingInstance: hostname(),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
   }
 
   /** Server-side apply of a whole child object, taking over its fields from other managers. */

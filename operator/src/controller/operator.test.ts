@@ -108,6 +108,29 @@ describe("operator: reconciling Pipelines and Bots", () => {
   const deployment = (name: string) => env.get("deployment", name);
   const bot = (name: string) => env.get("bot", name);
   const configOf = async (name: string) => JSON.parse((await env.get("configmap", name)).data["config.json"]);
+  /** The Events recorded about a Bot, oldest first: [type, reason, message]. */
+  const botEvents = async (name: string): Promise<string[][]> => {
+    const list = JSON.parse(
+      await env.kubectl([
+        "get",
+        "events",
+        "-n",
+        env.namespace,
+        "--field-selector",
+        `involvedObject.kind=Bot,involvedObject.name=${name}`,
+        "-o",
+        "json",
+      ]),
+    ) as {
+      items: Array<{
+        type: string;
+        reason: string;
+        message: string;
+        metadata: { creationTimestamp: string };
+      }>;
+    };
+    return list.items.map((e) => [e.type, e.reason, e.message]);
+  };
 
   it("creates a ConfigMap and a Deployment per process and a Service for listeners, owned by the bots", async () => {
     await env.apply(YAML);
@@ -309,6 +332,19 @@ describe("operator: reconciling Pipelines and Bots", () => {
     });
     expect(condition(dedup, "Ready")).toMatchObject({ status: "False", reason: "InvalidParameters" });
     expect(dedup.status.state).toBe("Failed");
+    // kubectl describe shows why, once.
+    // (The Event is written right after the status: wait for it.)
+    const warnings = await waitFor("Warning Event", async () => {
+      const found = (await botEvents("dedup")).filter(([type]) => type === "Warning");
+      return found.length > 0 ? found : undefined;
+    });
+    expect(warnings).toEqual([
+      [
+        "Warning",
+        "InvalidParameters",
+        "spec.parameters.redis_cache_ttl: Invalid input: expected number, received string (module experts.deduplicator)",
+      ],
+    ]);
     // Its process partner is held back too: the shared Deployment cannot be rendered.
     const taxonomy = await waitFor("taxonomy held", async () => {
       const b = await bot("taxonomy");
@@ -436,6 +472,12 @@ describe("operator: reconciling Pipelines and Bots", () => {
       expect(b.status.state).toBe("Running");
       expect(b.status.readyReplicas).toBe(name === "parse" ? 3 : 1);
       expect(condition(b, "Progressing")).toMatchObject({ status: "False", reason: "RolloutComplete" });
+      const running = ["Normal", "Running", condition(b, "Ready")?.message];
+      const events = await waitFor(`${name} Running Event`, async () => {
+        const all = await botEvents(name);
+        return all.some((e) => e.join() === running.join()) ? all : undefined;
+      });
+      expect(events).toContainEqual(running);
     }
     await env.kubectl([
       "wait",

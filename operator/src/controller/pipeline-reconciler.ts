@@ -14,7 +14,7 @@ import type { ResourceRef } from "./kube.ts";
 import { childName, serviceName } from "./names.ts";
 import { hasFinalizer, isDeleting, type Parsed, parsePipeline, type RawObject } from "./parse.ts";
 import { type BotSummary, pipelineStatus } from "./pipeline-status.ts";
-import { sameStatus } from "./status-diff.ts";
+import { writeStatus } from "./status-events.ts";
 
 export function deletesStreams(raw: RawObject): boolean {
   return raw.metadata?.annotations?.[DELETE_STREAMS_ANNOTATION] === "true";
@@ -132,7 +132,7 @@ export async function reconcilePipeline(
     raw.status?.conditions,
     ctx.now(),
   );
-  if (!sameStatus(raw.status, status)) await ctx.kube.applyStatus(ref, status);
+  await writeStatus(ctx, ref, raw.status, status);
   if (failure !== undefined) throw failure;
   return {};
 }

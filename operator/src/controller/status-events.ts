@@ -1,0 +1,58 @@
+// Writing a resource's status, and telling people what changed in it as Events (`kubectl describe`,
+// `kubectl get events`): one Event per transition, never one per reconcile. A problem appearing or
+// changing (Degraded True) is a Warning; becoming Ready, or no longer being Ready, is Normal (the
+// reason says why: a rollout, stopped, a problem reported as Degraded alongside).
+import type { ConditionT } from "../../../bot-runtime/src/config/resources.ts";
+import { findCondition } from "./conditions.ts";
+import type { ControllerContext } from "./context.ts";
+import { errorText } from "./errors.ts";
+import type { EventNote, ResourceRef } from "./kube.ts";
+import { sameStatus } from "./status-diff.ts";
+
+/** The Events for going from the conditions `before` to `after` (before undefined: a new resource). */
+export function conditionEvents(
+  before: readonly ConditionT[] | undefined,
+  after: readonly ConditionT[],
+): EventNote[] {
+  const notes: EventNote[] = [];
+  const degradedBefore = findCondition(before, "Degraded");
+  const degraded = findCondition(after, "Degraded");
+  if (
+    degraded?.status === "True" &&
+    (degradedBefore?.status !== "True" || degradedBefore.reason !== degraded.reason)
+  ) {
+    notes.push({ type: "Warning", reason: degraded.reason, message: degraded.message });
+  }
+  const readyBefore = findCondition(before, "Ready");
+  const ready = findCondition(after, "Ready");
+  const readyChanged = ready?.status !== readyBefore?.status || ready?.reason !== readyBefore?.reason;
+  // Not ready before it ever was is how every resource starts: no Event for that.
+  if (ready && readyChanged && (ready.status === "True" || readyBefore?.status === "True")) {
+    notes.push({ type: "Normal", reason: ready.reason, message: ready.message });
+  }
+  return notes;
+}
+
+/**
+ * Writes `status` unless the stored one equals it, then records the Events of its condition changes.
+ * An Event that cannot be written is logged, never failing the reconcile: status is what counts.
+ */
+export async function writeStatus(
+  ctx: ControllerContext,
+  ref: ResourceRef,
+  stored: { conditions?: readonly ConditionT[] | undefined } | undefined,
+  status: { conditions?: readonly ConditionT[] | undefined },
+): Promise<void> {
+  if (sameStatus(stored, status)) return;
+  await ctx.kube.applyStatus(ref, status);
+  for (const note of conditionEvents(stored?.conditions, status.conditions ?? [])) {
+    try {
+      await ctx.kube.recordEvent(ref, note, ctx.now());
+    } catch (error) {
+      ctx.log.warn(
+        { kind: ref.kind, name: ref.name, reason: note.reason, err: errorText(error) },
+        "Could not record an Event.",
+      );
+    }
+  }
+}
