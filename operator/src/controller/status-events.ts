@@ -35,7 +35,8 @@ export function conditionEvents(
 
 /**
  * Writes `status` unless the stored one equals it, then records the Events of its condition changes.
- * An Event that cannot be written is logged, never failing the reconcile: status is what counts.
+ * Events are written without holding up the reconcile (a worker goes on with the next resource), and
+ * one that cannot be written is logged: status is what counts.
  */
 export async function writeStatus(
   ctx: ControllerContext,
@@ -46,13 +47,11 @@ export async function writeStatus(
   if (sameStatus(stored, status)) return;
   await ctx.kube.applyStatus(ref, status);
   for (const note of conditionEvents(stored?.conditions, status.conditions ?? [])) {
-    try {
-      await ctx.kube.recordEvent(ref, note, ctx.now());
-    } catch (error) {
+    ctx.kube.recordEvent(ref, note, ctx.now()).catch((error: unknown) => {
       ctx.log.warn(
         { kind: ref.kind, name: ref.name, reason: note.reason, err: errorText(error) },
         "Could not record an Event.",
       );
-    }
+    });
   }
 }
