@@ -176,7 +176,10 @@ export async function reconcileBot(
   name: string,
 ): Promise<ReconcileResult> {
   const raw = ctx.caches.bots.get(name, namespace) as RawObject | undefined;
-  if (!raw) return {};
+  if (!raw) {
+    ctx.statuses.forget({ kind: "Bot", namespace, name });
+    return {};
+  }
   const ref: ResourceRef = { kind: "Bot", namespace, name, uid: raw.metadata?.uid ?? "" };
   if (isDeleting(raw)) return finalize(ctx, ref, raw);
   if (!hasFinalizer(raw, FINALIZER)) await ctx.kube.setFinalizer(ref, true);

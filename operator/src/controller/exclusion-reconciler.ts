@@ -232,6 +232,7 @@ export async function reconcileExclusion(
   const raw = ctx.caches.exclusions.get(name, namespace) as RawObject | undefined;
   if (!raw) {
     ctx.exclusions.forget(key);
+    ctx.statuses.forget({ kind: "Exclusion", namespace, name });
     return {};
   }
   const ref: ResourceRef = { kind: "Exclusion", namespace, name, uid: raw.metadata?.uid ?? "" };

@@ -18,6 +18,7 @@ import { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
 import { OperatorMetrics, serveOperatorHttp } from "./metrics.ts";
 import { NatsPool } from "./nats-pool.ts";
 import { reconcilePipeline } from "./pipeline-reconciler.ts";
+import { StatusMemo } from "./status-events.ts";
 import type { ModuleLookup } from "./validate.ts";
 import { type RateLimits, WorkQueue } from "./workqueue.ts";
 
@@ -82,6 +83,7 @@ export class Operator {
       nats: this.#nats,
       applied: new AppliedMemo(),
       exclusions: new ExclusionMemo(),
+      statuses: new StatusMemo(),
       enqueue: (key) => this.#queue.add(key),
       log: this.#log,
       lookup: options.lookup ?? findModule,

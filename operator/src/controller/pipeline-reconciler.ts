@@ -95,7 +95,10 @@ export async function reconcilePipeline(
   name: string,
 ): Promise<ReconcileResult> {
   const raw = ctx.caches.pipelines.get(name, namespace) as RawObject | undefined;
-  if (!raw) return {};
+  if (!raw) {
+    ctx.statuses.forget({ kind: "Pipeline", namespace, name });
+    return {};
+  }
   const ref: ResourceRef = { kind: "Pipeline", namespace, name, uid: raw.metadata?.uid ?? "" };
   const parsed = parsePipeline(raw);
   if (isDeleting(raw)) return finalize(ctx, ref, raw, parsed);

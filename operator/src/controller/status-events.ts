@@ -34,9 +34,38 @@ export function conditionEvents(
 }
 
 /**
- * Writes `status` unless the stored one equals it, then records the Events of its condition changes.
- * Events are written without holding up the reconcile (a worker goes on with the next resource), and
- * one that cannot be written is logged: status is what counts.
+ * The conditions the operator last wrote, per resource. The informer cache can lag behind a status
+ * write: a reconcile that runs before the cache has it (another child changed meanwhile) sees the old
+ * conditions again. Events are told from what was written, so that reconcile does not repeat them.
+ */
+export class StatusMemo {
+  readonly #written = new Map<string, { uid: string; conditions: readonly ConditionT[] }>();
+
+  #key(ref: Omit<ResourceRef, "uid">): string {
+    return `${ref.kind}/${ref.namespace}/${ref.name}`;
+  }
+
+  /** The conditions last written for this very resource (one re-created under its name has a new uid). */
+  written(ref: ResourceRef): readonly ConditionT[] | undefined {
+    const entry = this.#written.get(this.#key(ref));
+    return entry?.uid === ref.uid ? entry.conditions : undefined;
+  }
+
+  remember(ref: ResourceRef, conditions: readonly ConditionT[]): void {
+    this.#written.set(this.#key(ref), { uid: ref.uid, conditions });
+  }
+
+  /** The resource is gone. */
+  forget(ref: Omit<ResourceRef, "uid">): void {
+    this.#written.delete(this.#key(ref));
+  }
+}
+
+/**
+ * Writes `status` unless the stored one equals it, then records the Events of its condition changes
+ * since the conditions last written (first after a start: since the stored ones). Events are written
+ * without holding up the reconcile (a worker goes on with the next resource), and one that cannot be
+ * written is logged: status is what counts.
  */
 export async function writeStatus(
   ctx: ControllerContext,
@@ -45,8 +74,11 @@ export async function writeStatus(
   status: { conditions?: readonly ConditionT[] | undefined },
 ): Promise<void> {
   if (sameStatus(stored, status)) return;
+  const before = ctx.statuses.written(ref) ?? stored?.conditions;
   await ctx.kube.applyStatus(ref, status);
-  for (const note of conditionEvents(stored?.conditions, status.conditions ?? [])) {
+  const after = status.conditions ?? [];
+  ctx.statuses.remember(ref, after);
+  for (const note of conditionEvents(before, after)) {
     ctx.kube.recordEvent(ref, note, ctx.now()).catch((error: unknown) => {
       ctx.log.warn(
         { kind: ref.kind, name: ref.name, reason: note.reason, err: errorText(error) },
