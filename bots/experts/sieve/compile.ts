@@ -413,56 +413,43 @@ class Compiler {
 
   multiStringMatch(match: Extract<Match, { kind: "multiString" }>, at: number): Test {
     const key = this.key(match.key);
+    const values = match.values.map((v) => this.string(v));
     const where = this.where(at);
+    // :in is false for a value that is not text; the others refuse it, as IntelMQ does.
+    const textField = (k: string, value: unknown): string => {
+      if (typeof value === "string") return value;
+      throw new SieveRuntimeError(
+        where,
+        `${match.op} needs a text field, but ${k} holds ${aTypeName(value)}`,
+      );
+    };
+    let matches: (value: unknown, strings: string[], k: string) => boolean;
     switch (match.op) {
-      case ":in": {
-        const values = match.values.map((v) => this.string(v));
-        return (e) => {
-          const k = key(e);
-          const strings = values.map((v) => v(e));
-          const value = e.event.get(k);
-          if (value === undefined) return false;
-          return typeof value === "string" && strings.includes(value);
+      case ":in":
+        matches = (value, strings) => typeof value === "string" && strings.includes(value);
+        break;
+      case ":containsany":
+        matches = (value, strings, k) => {
+          const field = textField(k, value);
+          return strings.some((s) => field.includes(s));
         };
-      }
-      case ":containsany": {
-        const values = match.values.map((v) => this.string(v));
-        return (e) => {
-          const k = key(e);
-          const strings = values.map((v) => v(e));
-          const value = e.event.get(k);
-          if (value === undefined) return false;
-          if (typeof value !== "string") {
-            throw new SieveRuntimeError(
-              where,
-              `:containsany needs a text field, but ${k} holds ${aTypeName(value)}`,
-            );
-          }
-          for (const s of strings) if (value.includes(s)) return true;
-          return false;
-        };
-      }
+        break;
       case ":regexin": {
-        const values = match.values.map((v) => this.string(v));
         const compilers = match.values.map((v) => this.regexCompiler(v));
-        return (e) => {
-          const k = key(e);
-          const sources = values.map((v) => v(e));
-          const value = e.event.get(k);
-          if (value === undefined) return false;
-          if (typeof value !== "string") {
-            throw new SieveRuntimeError(
-              where,
-              `:regexin needs a text field, but ${k} holds ${aTypeName(value)}`,
-            );
-          }
-          // Python compiles the patterns one by one as it searches.
-          for (let i = 0; i < sources.length; i++)
-            if (pySearch(compilers[i]!(sources[i]!), value) !== null) return true;
-          return false;
+        // Python compiles the patterns one by one as it searches.
+        matches = (value, sources, k) => {
+          const field = textField(k, value);
+          return sources.some((source, i) => pySearch(compilers[i]!(source), field) !== null);
         };
+        break;
       }
     }
+    return (e) => {
+      const k = key(e);
+      const strings = values.map((v) => v(e));
+      const value = e.event.get(k);
+      return value !== undefined && matches(value, strings, k);
+    };
   }
 
   numericMatch(match: Extract<Match, { kind: "numeric" }>, at: number): Test {
