@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Event } from "../../bot-runtime/src/event/message.ts";
 import { defineExpert } from "../../bot-runtime/src/sdk/bot.ts";
 import { WatchedFile } from "../../bot-runtime/src/sdk/watched-file.ts";
-import { type AsnDatabase, loadAsnDatabase } from "./asn-lookup/database.ts";
+import { loadAsnDatabase } from "./asn-lookup/database.ts";
 
 const SIDES = ["source", "destination"].map((side) => ({
   ip: `${side}.ip`,
@@ -63,15 +63,10 @@ export default defineExpert({
     },
   ],
   async create(params, ctx) {
-    let file: WatchedFile<AsnDatabase>;
-    try {
-      file = await WatchedFile.open(params.database, (path) => loadAsnDatabase(path), {
-        log: ctx.log,
-        what: "ASN database",
-      });
-    } catch (error) {
-      throw new Error(`database ${JSON.stringify(params.database)}: ${(error as Error).message}`);
-    }
+    const file = await WatchedFile.open(params.database, (path) => loadAsnDatabase(path), {
+      log: ctx.log,
+      what: "ASN database",
+    });
     ctx.log.info({ database: params.database }, `ASN database loaded: ${file.value.description}`);
     return {
       process(event: Event) {

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { Event } from "../../bot-runtime/src/event/message.ts";
 import { defineExpert } from "../../bot-runtime/src/sdk/bot.ts";
-import { loadMmdb, type MmdbDatabase } from "../../bot-runtime/src/sdk/mmdb.ts";
+import { loadMmdb } from "../../bot-runtime/src/sdk/mmdb.ts";
 import { WatchedFile } from "../../bot-runtime/src/sdk/watched-file.ts";
 
 const notDownloaded =
@@ -85,15 +85,10 @@ export default defineExpert({
   async create(params, ctx) {
     const registered = params.use_registered;
     const overwrite = params.overwrite;
-    let file: WatchedFile<MmdbDatabase>;
-    try {
-      file = await WatchedFile.open(params.database, (path) => loadMmdb(path), {
-        log: ctx.log,
-        what: "GeoIP database",
-      });
-    } catch (error) {
-      throw new Error(`database ${JSON.stringify(params.database)}: ${(error as Error).message}`);
-    }
+    const file = await WatchedFile.open(params.database, (path) => loadMmdb(path), {
+      log: ctx.log,
+      what: "GeoIP database",
+    });
     const db = file.value;
     ctx.log.info(
       { database: params.database, type: db.databaseType, built: db.buildEpoch.toISOString() },

@@ -59,14 +59,26 @@ export class WatchedFile<T> {
     this.#value = value;
   }
 
-  /** Loads the file (a failure here throws: there is nothing to fall back on) and starts watching it. */
+  /**
+   * Loads the file and starts watching it. A failure here throws, naming the file (`options.what` and
+   * its path): there is nothing to fall back on.
+   */
   static async open<T>(
     path: string,
     load: (path: string) => Promise<T>,
     options: WatchedFileOptions,
   ): Promise<WatchedFile<T>> {
-    const before = await signature(path);
-    const file = new WatchedFile(path, load, options, await load(path));
+    let before: string | undefined;
+    let value: T;
+    try {
+      before = await signature(path);
+      value = await load(path);
+    } catch (error) {
+      throw new Error(`${options.what} ${JSON.stringify(path)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const file = new WatchedFile(path, load, options, value);
     file.#seen = before;
     file.#start();
     return file;
