@@ -320,52 +320,57 @@ describe("operator: reconciling Pipelines and Bots", () => {
   it("an invalid parameter makes the bot Degraded with the parameter's path and leaves its Deployment alone", async () => {
     const before = await deployment("demo-enrich");
     await patchBot("dedup", { spec: { parameters: { redis_cache_ttl: "soon" } } });
-    const dedup = await waitFor("Degraded", async () => {
-      const b = await bot("dedup");
-      return condition(b, "Degraded")?.reason === "InvalidParameters" ? b : undefined;
-    });
-    expect(condition(dedup, "Degraded")).toMatchObject({
-      status: "True",
-      message:
-        "spec.parameters.redis_cache_ttl: Invalid input: expected number, received string (module experts.deduplicator)",
-      observedGeneration: dedup.metadata.generation,
-    });
-    expect(condition(dedup, "Ready")).toMatchObject({ status: "False", reason: "InvalidParameters" });
-    expect(dedup.status.state).toBe("Failed");
-    // kubectl describe shows why, once.
-    // (The Event is written right after the status: wait for it.)
-    const warnings = await waitFor("Warning Event", async () => {
-      const found = (await botEvents("dedup")).filter(([type]) => type === "Warning");
-      return found.length > 0 ? found : undefined;
-    });
-    expect(warnings).toEqual([
-      [
-        "Warning",
-        "InvalidParameters",
-        "spec.parameters.redis_cache_ttl: Invalid input: expected number, received string (module experts.deduplicator)",
-      ],
-    ]);
-    // Its process partner is held back too: the shared Deployment cannot be rendered.
-    const taxonomy = await waitFor("taxonomy held", async () => {
-      const b = await bot("taxonomy");
-      return condition(b, "Degraded")?.reason === "ProcessGroupInvalid" ? b : undefined;
-    });
-    expect(condition(taxonomy, "Degraded")?.message).toContain("bot dedup sharing process enrich is invalid");
-    const pipeline = await waitFor("pipeline Degraded", async () => {
-      const p = await env.get("pipeline", "demo");
-      return condition(p, "Degraded")?.status === "True" ? p : undefined;
-    });
-    expect(condition(pipeline, "Degraded")).toMatchObject({
-      reason: "BotsDegraded",
-      message: "dedup, taxonomy",
-    });
-    const after = await deployment("demo-enrich");
-    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
-    expect(await configOf("demo-enrich")).toMatchObject({
-      bots: [{ parameters: { redis_cache_ttl: 3600 } }, {}],
-    });
-
-    await patchBot("dedup", { spec: { parameters: { redis_cache_ttl: 7200 } } });
+    try {
+      const dedup = await waitFor("Degraded", async () => {
+        const b = await bot("dedup");
+        return condition(b, "Degraded")?.reason === "InvalidParameters" ? b : undefined;
+      });
+      expect(condition(dedup, "Degraded")).toMatchObject({
+        status: "True",
+        message:
+          "spec.parameters.redis_cache_ttl: Invalid input: expected number, received string (module experts.deduplicator)",
+        observedGeneration: dedup.metadata.generation,
+      });
+      expect(condition(dedup, "Ready")).toMatchObject({ status: "False", reason: "InvalidParameters" });
+      expect(dedup.status.state).toBe("Failed");
+      // kubectl describe shows why, once.
+      // (The Event is written right after the status: wait for it.)
+      const warnings = await waitFor("Warning Event", async () => {
+        const found = (await botEvents("dedup")).filter(([type]) => type === "Warning");
+        return found.length > 0 ? found : undefined;
+      });
+      expect(warnings).toEqual([
+        [
+          "Warning",
+          "InvalidParameters",
+          "spec.parameters.redis_cache_ttl: Invalid input: expected number, received string (module experts.deduplicator)",
+        ],
+      ]);
+      // Its process partner is held back too: the shared Deployment cannot be rendered.
+      const taxonomy = await waitFor("taxonomy held", async () => {
+        const b = await bot("taxonomy");
+        return condition(b, "Degraded")?.reason === "ProcessGroupInvalid" ? b : undefined;
+      });
+      expect(condition(taxonomy, "Degraded")?.message).toContain(
+        "bot dedup sharing process enrich is invalid",
+      );
+      const pipeline = await waitFor("pipeline Degraded", async () => {
+        const p = await env.get("pipeline", "demo");
+        return condition(p, "Degraded")?.status === "True" ? p : undefined;
+      });
+      expect(condition(pipeline, "Degraded")).toMatchObject({
+        reason: "BotsDegraded",
+        message: "dedup, taxonomy",
+      });
+      const after = await deployment("demo-enrich");
+      expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+      expect(await configOf("demo-enrich")).toMatchObject({
+        bots: [{ parameters: { redis_cache_ttl: 3600 } }, {}],
+      });
+    } finally {
+      // Valid again whatever failed above: the tests after this one build on a valid pipeline.
+      await patchBot("dedup", { spec: { parameters: { redis_cache_ttl: 7200 } } });
+    }
     await waitFor("recovered", async () => {
       const b = await bot("dedup");
       return (
