@@ -7,28 +7,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  botSubject,
-  pipelineNames,
-  type RuntimeConfig,
-  renderBotConfig,
-} from "../../bot-runtime/src/config/render.ts";
-import { Bot, Pipeline } from "../../bot-runtime/src/config/resources.ts";
+import { botSubject, pipelineNames } from "../../bot-runtime/src/config/render.ts";
 import { Event } from "../../bot-runtime/src/event/message.ts";
 import { BotProcess } from "../../bot-runtime/src/runtime/bot-process.ts";
-import {
-  connectNats,
-  ensureBotConsumer,
-  ensurePipelineStreams,
-} from "../../bot-runtime/src/runtime/jetstream.ts";
 import { BotMetrics } from "../../bot-runtime/src/runtime/metrics.ts";
 import type { BotContext, Expert, StateStore } from "../../bot-runtime/src/sdk/bot.ts";
 import { routedOf } from "../../bot-runtime/src/sdk/processor.ts";
-import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
+import { natsForTests, runtimeConfig } from "../../bot-runtime/test-support/jetstream-fixture.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import { startRedis, type TestRedis } from "../../bot-runtime/test-support/redis.ts";
 import { runBot } from "../../operator/src/cli/run.ts";
@@ -135,25 +123,22 @@ function comparable(events: readonly Record<string, unknown>[], from: number, to
 }
 
 describe("experts.aggregate", () => {
-  let nats: TestNatsServer;
+  const nats = natsForTests();
   let redis: TestRedis;
-  let nc: NatsConnection;
   let buckets = 0;
   const dir = mkdtempSync(join(tmpdir(), "petrel-aggregate-"));
 
   beforeAll(async () => {
-    [nats, redis] = await Promise.all([startNatsServer(), startRedis()]);
-    nc = await connectNats({ servers: [nats.url] });
+    redis = await startRedis();
   });
   afterAll(async () => {
-    await nc?.drain();
-    await Promise.all([nats?.dispose(), redis?.dispose()]);
+    await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A fresh set of buckets; each call of `replica` is another process on them. */
   function shared(params: Record<string, unknown>, wrap?: (bucket: string, store: StateStore) => StateStore) {
-    const { state } = kvState(nc, `a${++buckets}`);
+    const { state } = kvState(nats.nc, `a${++buckets}`);
     const ctx: BotContext = {
       ...testExpertContext(),
       state: async (bucket, options) => {
@@ -394,37 +379,26 @@ describe("experts.aggregate", () => {
   });
 
   it("goes out through the runtime's ticks when due", async () => {
-    const pipeline = Pipeline.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Pipeline",
-      metadata: { name: "agg" },
-      spec: { stream: { storage: "memory", maxBytes: "64Mi" }, deadLetter: { maxBytes: "16Mi" } },
-    });
-    const jsm = await jetstreamManager(nc);
-    await ensurePipelineStreams(jsm, pipeline);
-    await ensureBotConsumer(jsm, "agg", "agg");
-    await ensureBotConsumer(jsm, "agg", "sink");
-    const bot = Bot.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Bot",
-      metadata: { name: "agg" },
-      spec: {
-        pipeline: "agg",
+    const config = await runtimeConfig(
+      nats,
+      "agg",
+      {
+        name: "agg",
         module: "experts.aggregate",
         parameters: { fields: "classification.type", threshold: 2, timespan: "1 second" },
         destinations: { _default: ["sink"] },
       },
-    });
-    const config = renderBotConfig(bot, pipeline, { natsUrl: nats.url, metricsPort: 0, hasInput: true });
+      { sinks: ["sink"] },
+    );
     const metrics = new BotMetrics({ pipeline: "agg", bot: "agg", module: aggregate.id, kind: "expert" });
     const proc = new BotProcess({
-      config: config as RuntimeConfig,
+      config,
       module: aggregate,
       log: pino({ level: "silent" }),
       metrics,
     });
     const done = proc.run();
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     for (let i = 0; i < 5; i++) {
       await js.publish(
         botSubject("agg", "agg"),

@@ -3,29 +3,17 @@
 import { readFileSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  botSubject,
-  pipelineNames,
-  type RuntimeConfig,
-  renderBotConfig,
-} from "../../bot-runtime/src/config/render.ts";
-import { Bot, Pipeline } from "../../bot-runtime/src/config/resources.ts";
+import { describe, expect, it } from "vitest";
+import { botSubject, pipelineNames } from "../../bot-runtime/src/config/render.ts";
 import { Event } from "../../bot-runtime/src/event/message.ts";
 import { BotProcess } from "../../bot-runtime/src/runtime/bot-process.ts";
-import {
-  connectNats,
-  ensureBotConsumer,
-  ensurePipelineStreams,
-} from "../../bot-runtime/src/runtime/jetstream.ts";
 import { KvCreateFastPath } from "../../bot-runtime/src/runtime/kv-create.ts";
 import { BotMetrics } from "../../bot-runtime/src/runtime/metrics.ts";
 import { countingStore, openStateStore } from "../../bot-runtime/src/runtime/state-store.ts";
 import { type BotContext, DISCARD_METRICS, type Expert } from "../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../bot-runtime/src/sdk/common-parameters.ts";
-import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
+import { natsForTests, runtimeConfig } from "../../bot-runtime/test-support/jetstream-fixture.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import deduplicator, { bucketName } from "./deduplicator.ts";
 
@@ -41,24 +29,14 @@ function event(ip: string, fields: Record<string, unknown> = {}): Event {
 }
 
 describe("experts.deduplicator", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = natsForTests();
   let bucketCount = 0;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
 
   /** The runtime's state store, with its fast create path; counts the KV calls. */
   async function kvStore(bucket: string, ttlMs: number) {
     const calls = { create: 0, get: 0 };
     const store = countingStore(
-      await openStateStore(nc, bucket, { ttlMs, fast: new KvCreateFastPath(nc) }),
+      await openStateStore(nats.nc, bucket, { ttlMs, fast: new KvCreateFastPath(nats.nc) }),
       calls,
     );
     return { store, calls };
@@ -176,7 +154,7 @@ describe("experts.deduplicator", () => {
     const { experts } = await replicas({}, 1);
     const [expert] = experts as [Expert];
     const e = event("192.0.2.8");
-    const kv = await new Kvm(nc).open(`test_dedup_${bucketCount}`);
+    const kv = await new Kvm(nats.nc).open(`test_dedup_${bucketCount}`);
     await kv.create(e.hash({ filterKeys: new Set(["raw", "time.observation"]) }), String(Date.now()));
     expect(await passes(expert, event("192.0.2.8"))).toBe(false);
   });
@@ -209,29 +187,18 @@ describe("experts.deduplicator", () => {
     // The hash is the KV key: read it back from the bucket.
     await expert.process(e, { id: "input" });
     const seen: string[] = [];
-    const kv = await new Kvm(nc).open(`test_dedup_${bucketCount}`);
+    const kv = await new Kvm(nats.nc).open(`test_dedup_${bucketCount}`);
     for await (const key of await kv.keys()) seen.push(key);
     expect(seen).toEqual([intelmq?.hash]);
   });
 
   it("drops duplicates across two runtime replicas sharing the queue and the KV bucket", async () => {
-    const pipeline = Pipeline.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Pipeline",
-      metadata: { name: "dedup" },
-      spec: { stream: { storage: "memory", maxBytes: "64Mi" }, deadLetter: { maxBytes: "16Mi" } },
-    });
-    const jsm = await jetstreamManager(nc);
-    await ensurePipelineStreams(jsm, pipeline);
-    await ensureBotConsumer(jsm, "dedup", "dedup");
-    await ensureBotConsumer(jsm, "dedup", "sink");
-    const bot = Bot.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Bot",
-      metadata: { name: "dedup" },
-      spec: { pipeline: "dedup", module: "experts.deduplicator", destinations: { _default: ["sink"] } },
-    });
-    const config = renderBotConfig(bot, pipeline, { natsUrl: server.url, metricsPort: 0, hasInput: true });
+    const config = await runtimeConfig(
+      nats,
+      "dedup",
+      { name: "dedup", module: "experts.deduplicator", destinations: { _default: ["sink"] } },
+      { sinks: ["sink"] },
+    );
     const procs = [0, 1].map(() => {
       const metrics = new BotMetrics({
         pipeline: "dedup",
@@ -239,10 +206,11 @@ describe("experts.deduplicator", () => {
         module: deduplicator.id,
         kind: "expert",
       });
-      const proc = new BotProcess({ config: config as RuntimeConfig, module: deduplicator, log, metrics });
+      const proc = new BotProcess({ config, module: deduplicator, log, metrics });
       return { proc, done: proc.run() };
     });
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
     const encoder = new TextEncoder();
     // 300 distinct events, each sent three times.
     for (let round = 0; round < 3; round++) {

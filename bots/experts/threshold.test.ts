@@ -1,12 +1,10 @@
 // The threshold expert on a real nats-server KV against IntelMQ's (library mode, on a private
 // redis-server): the same events passed on with the same fields; a sliding redis_cache_ttl; replicas
 // sharing one count; redelivered inputs (after a crash at any step) counted once.
-import type { NatsConnection } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Event } from "../../bot-runtime/src/event/message.ts";
-import { connectNats } from "../../bot-runtime/src/runtime/jetstream.ts";
 import type { BotContext, Expert, StateStore } from "../../bot-runtime/src/sdk/bot.ts";
-import { startNatsServer, type TestNatsServer } from "../../bot-runtime/test-support/nats-server.ts";
+import { natsForTests } from "../../bot-runtime/test-support/jetstream-fixture.ts";
 import { startRedis, type TestRedis } from "../../bot-runtime/test-support/redis.ts";
 import {
   type CaseOutcome,
@@ -60,23 +58,20 @@ const CASES: Array<Record<string, unknown>> = [
 ];
 
 describe("experts.threshold", () => {
-  let nats: TestNatsServer;
+  const nats = natsForTests();
   let redis: TestRedis;
-  let nc: NatsConnection;
   let buckets = 0;
 
   beforeAll(async () => {
-    [nats, redis] = await Promise.all([startNatsServer(), startRedis()]);
-    nc = await connectNats({ servers: [nats.url] });
+    redis = await startRedis();
   });
   afterAll(async () => {
-    await nc?.drain();
-    await Promise.all([nats?.dispose(), redis?.dispose()]);
+    await redis?.dispose();
   });
 
   /** A fresh bucket; each call of the returned `replica` is another process on it. */
   function shared(params: Record<string, unknown>, wrap?: (store: StateStore) => StateStore) {
-    const { state, calls } = kvState(nc, `t${++buckets}`);
+    const { state, calls } = kvState(nats.nc, `t${++buckets}`);
     const ctx: BotContext = {
       ...testExpertContext(),
       state: async (bucket, options) => {

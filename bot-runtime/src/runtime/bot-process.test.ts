@@ -1,72 +1,35 @@
 // The JetStream loop against a real nats-server: delivery to every destination, acks after storage,
 // retries then dead letters, and no duplicates on redelivery.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import taxonomy from "../../../bots/experts/taxonomy.ts";
-import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
-import { botSubject, pipelineNames, type RuntimeConfig, renderBotConfig } from "../config/render.ts";
-import { Bot, Pipeline } from "../config/resources.ts";
+import { natsForTests, runtimeConfig, runtimeConfigs } from "../../test-support/jetstream-fixture.ts";
+import { botSubject, pipelineNames, type RuntimeConfig } from "../config/render.ts";
 import { Event } from "../event/message.ts";
 import { defineCollector, defineExpert, defineOutput } from "../sdk/bot.ts";
 import { BotProcess } from "./bot-process.ts";
-import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
 import { BotMetrics } from "./metrics.ts";
 
 const log = pino({ level: "silent" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function pipeline(name: string) {
-  return Pipeline.parse({
-    apiVersion: "petrel.dev/v1alpha1",
-    kind: "Pipeline",
-    metadata: { name },
-    spec: {
-      stream: { storage: "memory", maxBytes: "64Mi" },
-      deadLetter: { maxBytes: "16Mi" },
-      defaults: { errorRetryDelay: "10ms", errorMaxRetries: 2 },
-    },
-  });
-}
-
-function bot(name: string, pipelineName: string, module: string, destinations: Record<string, string[]>) {
-  return Bot.parse({
-    apiVersion: "petrel.dev/v1alpha1",
-    kind: "Bot",
-    metadata: { name },
-    spec: { pipeline: pipelineName, module, destinations },
-  });
-}
+/** Retried quickly, and not for long. */
+const FAST_RETRIES = { defaults: { errorRetryDelay: "10ms", errorMaxRetries: 2 } };
 
 describe("bot process on JetStream", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
+  const nats = natsForTests();
 
   async function setup(p: string, bots: Array<[string, string, Record<string, string[]>]>, sinks: string[]) {
-    const pipe = pipeline(p);
-    const jsm = await jetstreamManager(nc);
-    await ensurePipelineStreams(jsm, pipe);
-    for (const [name] of bots) await ensureBotConsumer(jsm, p, name);
-    for (const sink of sinks) await ensureBotConsumer(jsm, p, sink);
-    return bots.map(([name, module, destinations]) =>
-      renderBotConfig(bot(name, p, module, destinations), pipe, {
-        natsUrl: server.url,
-        metricsPort: 0,
-        hasInput: true,
-      }),
+    const { configs } = await runtimeConfigs(
+      nats,
+      p,
+      bots.map(([name, module, destinations]) => ({ name, module, destinations })),
+      { sinks, spec: FAST_RETRIES },
     );
+    return configs;
   }
 
   async function drain(
@@ -75,7 +38,7 @@ describe("bot process on JetStream", () => {
     expected: number,
     timeoutMs = 10_000,
   ): Promise<string[]> {
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     const consumer = await js.consumers.get(pipelineNames(p).stream, consumerName);
     const out: string[] = [];
     const deadline = Date.now() + timeoutMs;
@@ -90,7 +53,7 @@ describe("bot process on JetStream", () => {
   }
 
   async function publishEvents(p: string, botName: string, events: Event[]) {
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     for (const e of events) await js.publish(botSubject(p, botName), encoder.encode(e.serialize()));
   }
 
@@ -129,7 +92,10 @@ describe("bot process on JetStream", () => {
     const first = JSON.parse(a[0] as string);
     expect(first["classification.taxonomy"]).toBe("fraud");
     expect(new Set(a.map((s) => JSON.parse(s)["extra.n"])).size).toBe(500);
-    const info = await (await jetstreamManager(nc)).consumers.info(pipelineNames("copies").stream, "tax");
+    const info = await (await jetstreamManager(nats.nc)).consumers.info(
+      pipelineNames("copies").stream,
+      "tax",
+    );
     expect(info.num_pending + info.num_ack_pending).toBe(0);
   });
 
@@ -158,7 +124,7 @@ describe("bot process on JetStream", () => {
     const out = await drain("poison", "sink", 3);
     expect(out.map((s) => JSON.parse(s).comment).sort()).toEqual(["a", "b", "c"]);
     // The dead letter arrives after 1 + 2 retries.
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const names = pipelineNames("poison");
     const deadline = Date.now() + 10_000;
     let stored = 0;
@@ -207,7 +173,7 @@ describe("bot process on JetStream", () => {
     await publishEvents("oversize", "inflate", events);
     const running = start(config as RuntimeConfig, inflate as never);
     const out = await drain("oversize", "sink", 2);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const names = pipelineNames("oversize");
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && (await jsm.streams.info(names.deadLetterStream)).state.messages === 0) {
@@ -273,17 +239,16 @@ describe("bot process on JetStream", () => {
         },
       }),
     });
-    const pipe = pipeline("broken");
-    await ensurePipelineStreams(await jetstreamManager(nc), pipe);
-    const config = renderBotConfig(
-      Bot.parse({
-        apiVersion: "petrel.dev/v1alpha1",
-        kind: "Bot",
-        metadata: { name: "listener" },
-        spec: { pipeline: "broken", module: "test.broken_listener", destinations: { _default: ["x"] } },
-      }),
-      pipe,
-      { natsUrl: server.url, metricsPort: 0, hasInput: false },
+    const config = await runtimeConfig(
+      nats,
+      "broken",
+      {
+        name: "listener",
+        module: "test.broken_listener",
+        destinations: { _default: ["x"] },
+        hasInput: false,
+      },
+      { spec: FAST_RETRIES },
     );
     const running = start(config, broken as never);
     await new Promise((r) => setTimeout(r, 2_200));

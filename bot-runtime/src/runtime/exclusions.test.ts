@@ -1,61 +1,41 @@
 // Exclusions in running bots, on a real nats-server: rules written to the pipeline's exclusion bucket
 // take effect without a restart (drop, mark, route), stop at their expiry by themselves, go away when
 // deleted, and what they matched shows in metrics and in the stats bucket.
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import taxonomy from "../../../bots/experts/taxonomy.ts";
-import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
-import { botSubject, pipelineNames, renderBotConfig } from "../config/render.ts";
-import { Bot, ExclusionSpec, Pipeline } from "../config/resources.ts";
+import { natsForTests, runtimeConfig } from "../../test-support/jetstream-fixture.ts";
+import { botSubject, pipelineNames } from "../config/render.ts";
+import { ExclusionSpec } from "../config/resources.ts";
 import { exclusionBuckets, exclusionEntries } from "../exclusions/distribution.ts";
 import { BotProcess } from "./bot-process.ts";
-import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
 import { BotMetrics } from "./metrics.ts";
 
 const P = "excl";
 const log = pino({ level: "silent" });
 
 describe("exclusions in running bots", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
+  const nats = natsForTests();
 
   it("drop, mark and route take effect live, expire by themselves and are counted", async () => {
-    const pipeline = Pipeline.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Pipeline",
-      metadata: { name: P },
-      spec: { stream: { storage: "memory", maxBytes: "16Mi" } },
-    });
-    const jsm = await jetstreamManager(nc);
-    await ensurePipelineStreams(jsm, pipeline);
-    for (const c of ["tax", "out", "review"]) await ensureBotConsumer(jsm, P, c);
-    const bot = Bot.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Bot",
-      metadata: { name: "tax", labels: { stage: "enrich" } },
-      spec: {
-        pipeline: P,
+    const config = await runtimeConfig(
+      nats,
+      P,
+      {
+        name: "tax",
         module: "experts.taxonomy",
         destinations: { _default: ["out"], review: ["review"] },
+        labels: { stage: "enrich" },
       },
-    });
-    const config = renderBotConfig(bot, pipeline, { natsUrl: server.url, metricsPort: 0, hasInput: true });
+      { sinks: ["out", "review"] },
+    );
     const metrics = new BotMetrics({ pipeline: P, bot: "tax", module: taxonomy.id, kind: "expert" });
     const proc = new BotProcess({ config, module: taxonomy, log, metrics });
     const running = proc.run();
 
-    const kv = await new Kvm(nc).create(exclusionBuckets(P).rules, { history: 1 });
+    const kv = await new Kvm(nats.nc).create(exclusionBuckets(P).rules, { history: 1 });
     const put = async (name: string, spec: Record<string, unknown>) => {
       const parsed = ExclusionSpec.parse({
         scope: { pipelines: [P], botSelector: { matchLabels: { stage: "enrich" } } },
@@ -71,7 +51,7 @@ describe("exclusions in running bots", () => {
       );
       await kv.put(name, JSON.stringify(entries.get(P)));
     };
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     let n = 0;
     const send = async (ip: string) => {
       await js.publish(
@@ -148,7 +128,7 @@ describe("exclusions in running bots", () => {
     expect(byName).toEqual({ customers: 1, note: 1, "to-review": 1, brief: 1 });
     proc.stop();
     await running;
-    const stats = await new Kvm(nc).open(exclusionBuckets(P).stats);
+    const stats = await new Kvm(nats.nc).open(exclusionBuckets(P).stats);
     const keys: string[] = [];
     for await (const k of await stats.keys()) keys.push(k);
     const customers = keys.find((k) => k.startsWith("customers.tax."));

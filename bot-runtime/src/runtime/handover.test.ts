@@ -2,17 +2,14 @@
 // memory, copies for bots elsewhere still go through JetStream, and a hand-over that fails falls back to
 // the receiving bot's queue, from where it is retried and then dead-lettered as usual.
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
-import { botSubject, pipelineNames, type RuntimeConfig, renderBotConfig } from "../config/render.ts";
-import { Bot, Pipeline } from "../config/resources.ts";
+import { natsForTests, runtimeConfigs } from "../../test-support/jetstream-fixture.ts";
+import { botSubject, pipelineNames, type RuntimeConfig } from "../config/render.ts";
 import { Event, type Event as EventType } from "../event/message.ts";
 import { type BotModule, defineExpert, defineOutput } from "../sdk/bot.ts";
 import { BotProcess } from "./bot-process.ts";
-import { connectNats, ensureBotConsumer, ensurePipelineStreams } from "./jetstream.ts";
 import { BotMetrics, ProcessMetrics } from "./metrics.ts";
 
 const log = pino({ level: "silent" });
@@ -80,54 +77,25 @@ const sink = defineOutput({
 });
 
 describe("bots sharing a process", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
+  const nats = natsForTests();
 
   it("hands events over in memory, falls back to the queue on failure, and loses or doubles nothing", async () => {
-    const pipe = Pipeline.parse({
-      apiVersion: "petrel.dev/v1alpha1",
-      kind: "Pipeline",
-      metadata: { name: P },
-      spec: {
-        stream: { storage: "memory", maxBytes: "64Mi" },
-        deadLetter: { maxBytes: "16Mi" },
-        defaults: { errorRetryDelay: "10ms", errorMaxRetries: 2 },
-      },
-    });
-    const jsm = await jetstreamManager(nc);
-    await ensurePipelineStreams(jsm, pipe);
     const bots: Array<[string, BotModule, Record<string, string[]>]> = [
       ["mark", mark, { _default: ["check"] }],
       ["check", check, { _default: ["sink", "elsewhere"] }],
       ["sink", sink, {}],
     ];
-    for (const name of ["mark", "check", "sink", "elsewhere"]) await ensureBotConsumer(jsm, P, name);
-    const configs = bots.map(([name, module, destinations]) =>
-      renderBotConfig(
-        Bot.parse({
-          apiVersion: "petrel.dev/v1alpha1",
-          kind: "Bot",
-          metadata: { name },
-          spec: { pipeline: P, module: module.id, destinations },
-        }),
-        pipe,
-        { natsUrl: server.url, metricsPort: 0, hasInput: true },
-      ),
+    const { configs } = await runtimeConfigs(
+      nats,
+      P,
+      bots.map(([name, module, destinations]) => ({ name, module: module.id, destinations })),
+      { sinks: ["elsewhere"], spec: { defaults: { errorRetryDelay: "10ms", errorMaxRetries: 2 } } },
     );
 
     const N = 2_000;
     const comment = (i: number) =>
       i % 400 === 7 ? "bad" : i % 100 === 3 ? "flaky" : i % 250 === 11 ? "sinkfail" : "ok";
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     for (let i = 0; i < N; i++) {
       const e = new Event();
       e.add("source.ip", `192.0.2.${i % 250}`);
@@ -189,6 +157,7 @@ describe("bots sharing a process", () => {
     expect(letters.map((l) => JSON.parse(l.message)["extra.n"]).sort((a, b) => a - b)).toEqual(bad);
     for (const l of letters) expect(JSON.parse(l.message)["extra.checked"]).toBeUndefined();
     // Only the failures went through JetStream: nothing is left in the queues.
+    const jsm = await jetstreamManager(nats.nc);
     for (const name of ["mark", "check", "sink"]) {
       const info = await jsm.consumers.info(pipelineNames(P).stream, name);
       expect(info.num_pending + info.num_ack_pending, name).toBe(0);

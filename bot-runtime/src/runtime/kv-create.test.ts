@@ -1,30 +1,18 @@
 // The pipelined KV create against a real nats-server: it stores only new keys, what it stores is what
 // the library reads, and every other outcome is left to the library's create (delete markers included).
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
-import { connectNats } from "./jetstream.ts";
+import { describe, expect, it } from "vitest";
+import { natsForTests } from "../../test-support/jetstream-fixture.ts";
 import { KvCreateFastPath } from "./kv-create.ts";
 
 const encoder = new TextEncoder();
 
 describe("KV create fast path", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
+  const nats = natsForTests();
 
   it("stores a new key once and answers exists afterwards, also after a delete", async () => {
-    const kv = await new Kvm(nc).create("fast_create", { history: 1, ttl: 60_000 });
-    const fast = new KvCreateFastPath(nc);
+    const kv = await new Kvm(nats.nc).create("fast_create", { history: 1, ttl: 60_000 });
+    const fast = new KvCreateFastPath(nats.nc);
     expect(await fast.create("$KV.fast_create.abc", encoder.encode("1"))).toBe("stored");
     expect((await kv.get("abc"))?.string()).toBe("1");
     expect(await fast.create("$KV.fast_create.abc", encoder.encode("2"))).toBe("exists");
@@ -42,7 +30,7 @@ describe("KV create fast path", () => {
   });
 
   it("rejects when nothing stores the subject, and when no answer comes", async () => {
-    const fast = new KvCreateFastPath(nc, 300);
+    const fast = new KvCreateFastPath(nats.nc, 300);
     await expect(fast.create("$KV.no_such_bucket.k", encoder.encode("x"))).rejects.toThrow(
       /refused|no answer/,
     );

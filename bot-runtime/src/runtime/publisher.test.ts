@@ -1,10 +1,10 @@
 // The confirmed publisher against a real nats-server: deduplication by message id, confirmation only
 // after storage, retries while the stream is missing, and the in-flight bound.
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNatsServer, type TestNatsServer } from "../../test-support/nats-server.ts";
+import { describe, expect, it } from "vitest";
+import { natsForTests } from "../../test-support/jetstream-fixture.ts";
+import { startNatsServer } from "../../test-support/nats-server.ts";
 import { CompletedInputs } from "./completed-inputs.ts";
 import { connectNats } from "./jetstream.ts";
 import { ConfirmedPublisher } from "./publisher.ts";
@@ -13,20 +13,10 @@ const log = pino({ level: "silent" });
 const encoder = new TextEncoder();
 
 describe("confirmed publisher", () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats({ servers: [server.url] });
-  });
-  afterAll(async () => {
-    await nc?.drain();
-    await server?.dispose();
-  });
+  const nats = natsForTests();
 
   async function stream(name: string) {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     await jsm.streams.add({
       name,
       subjects: [`${name}.>`],
@@ -39,7 +29,7 @@ describe("confirmed publisher", () => {
 
   it("stores a message once per id and confirms every publish", async () => {
     const count = await stream("DEDUP");
-    const publisher = new ConfirmedPublisher(nc, { maxInFlight: 100, log });
+    const publisher = new ConfirmedPublisher(nats.nc, { maxInFlight: 100, log });
     const confirmed: string[] = [];
     for (const id of ["a:1:0", "a:2:0", "a:1:0", "a:3:0", "a:2:0"]) {
       void publisher.publish("DEDUP.x", encoder.encode(id), id, () => confirmed.push(id));
@@ -47,14 +37,14 @@ describe("confirmed publisher", () => {
     await publisher.close();
     expect(confirmed.sort()).toEqual(["a:1:0", "a:1:0", "a:2:0", "a:2:0", "a:3:0"]);
     expect(await count()).toBe(3);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const first = await jsm.streams.getMessage("DEDUP", { seq: 1 });
     expect(first?.header?.get("Nats-Msg-Id")).toBe("a:1:0");
   });
 
   it("asks callers to wait at the in-flight bound", async () => {
     await stream("BOUND");
-    const publisher = new ConfirmedPublisher(nc, { maxInFlight: 3, log });
+    const publisher = new ConfirmedPublisher(nats.nc, { maxInFlight: 3, log });
     const waits = [0, 1, 2, 3].map((i) =>
       publisher.publish("BOUND.x", encoder.encode("x"), `b:${i}`, () => {}),
     );
@@ -65,7 +55,7 @@ describe("confirmed publisher", () => {
   });
 
   it("retries until a missing stream exists, then confirms", async () => {
-    const publisher = new ConfirmedPublisher(nc, { maxInFlight: 10, log });
+    const publisher = new ConfirmedPublisher(nats.nc, { maxInFlight: 10, log });
     let stored = false;
     void publisher.publish("LATE.x", encoder.encode("late"), "late:1", () => {
       stored = true;
@@ -80,13 +70,13 @@ describe("confirmed publisher", () => {
 
   it("gives consumers the id back, as CompletedInputs reads it from the raw header", async () => {
     await stream("KEYS");
-    const publisher = new ConfirmedPublisher(nc, { maxInFlight: 10, log });
+    const publisher = new ConfirmedPublisher(nats.nc, { maxInFlight: 10, log });
     void publisher.publish("KEYS.x", encoder.encode("a"), "bot:12:0:1", () => {});
     await publisher.close();
-    await jetstream(nc).publish("KEYS.x", encoder.encode("no id"));
-    const jsm = await jetstreamManager(nc);
+    await jetstream(nats.nc).publish("KEYS.x", encoder.encode("no id"));
+    const jsm = await jetstreamManager(nats.nc);
     await jsm.consumers.add("KEYS", { durable_name: "k", ack_policy: AckPolicy.Explicit });
-    const consumer = await jetstream(nc).consumers.get("KEYS", "k");
+    const consumer = await jetstream(nats.nc).consumers.get("KEYS", "k");
     const keys: string[] = [];
     for await (const m of await consumer.fetch({ max_messages: 2, expires: 2000 })) {
       keys.push(CompletedInputs.key(m));
@@ -135,7 +125,7 @@ describe("confirmed publisher", () => {
   }, 60_000);
 
   it("refuses a message id with a line break", () => {
-    const publisher = new ConfirmedPublisher(nc, { maxInFlight: 10, log });
+    const publisher = new ConfirmedPublisher(nats.nc, { maxInFlight: 10, log });
     expect(() => publisher.publish("X.x", encoder.encode("x"), "bad\r\nid", () => {})).toThrow(/line break/);
     void publisher.close();
   });

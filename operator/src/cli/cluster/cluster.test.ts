@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { botSubject, pipelineNames } from "../../../../bot-runtime/src/config/render.ts";
-import { Pipeline } from "../../../../bot-runtime/src/config/resources.ts";
-import { connectNats, ensurePipelineStreams } from "../../../../bot-runtime/src/runtime/jetstream.ts";
+import { connectNats } from "../../../../bot-runtime/src/runtime/jetstream.ts";
+import { memoryPipeline } from "../../../../bot-runtime/test-support/jetstream-fixture.ts";
 import { startNatsServer, type TestNatsServer } from "../../../../bot-runtime/test-support/nats-server.ts";
 import { type ControlPlane, startControlPlane } from "../../../test-support/control-plane.ts";
 
@@ -265,13 +265,7 @@ describe("petrelctl against a cluster", () => {
   it("clears a bot's queue on the pipeline's stream", async () => {
     const nc = await connectNats({ servers: [nats.url] });
     try {
-      const pipeline = Pipeline.parse({
-        apiVersion: "petrel.dev/v1alpha1",
-        kind: "Pipeline",
-        metadata: { name: "demo" },
-        spec: { stream: { storage: "memory", maxBytes: "16Mi" } },
-      });
-      await ensurePipelineStreams(await jetstreamManager(nc), pipeline);
+      await memoryPipeline(nc, "demo");
       const js = jetstream(nc);
       for (let i = 0; i < 5; i++) await js.publish(botSubject("demo", "deduplicator"), "{}");
       await js.publish(botSubject("demo", "taxonomy"), "{}");
