@@ -19,6 +19,7 @@ import {
   type OracleResult,
   replayValue,
   runIntelmqSqlOutput,
+  streamThroughRestarts,
   writeInBatches,
 } from "./sql/test-support/sql-oracle.ts";
 import sqlOutput from "./sql.ts";
@@ -202,46 +203,12 @@ describe("outputs.sql (mysql)", () => {
     const { ctx, logs } = loggingContext();
     const output = await createSqlOutput(connection({ table: "restart_events" }), ctx);
     const events = makeEvents(5000, 100_000);
-    let failures = 0;
-    // The stream pauses after 1,500 events, so the crash below surely comes while writes are pending.
-    let openGate = () => {};
-    const gate = new Promise<void>((resolve) => {
-      openGate = resolve;
-    });
-    let reachedGate = () => {};
-    const paused = new Promise<void>((resolve) => {
-      reachedGate = resolve;
-    });
-    const writing = (async () => {
-      for (let i = 0; i < events.length; i += 150) {
-        if (i === 1500) {
-          reachedGate();
-          await gate;
-        }
-        for (;;) {
-          try {
-            await output.write(events.slice(i, i + 150));
-            break;
-          } catch {
-            failures++;
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      }
-    })();
-    const waitFor = async (rows: number) => {
-      while ((await count("restart_events")) < rows) await new Promise((r) => setTimeout(r, 20));
-    };
-    await paused;
-    await server.stop("immediate");
-    // Writes go on against the stopped server and fail until it is back.
-    openGate();
-    await new Promise((r) => setTimeout(r, 300));
-    await server.restart();
-    await waitFor(3000);
-    await server.stop("fast");
-    await server.restart();
-    await writing;
+    const failures = await streamThroughRestarts(
+      server,
+      [output],
+      events,
+      async () => (await count("restart_events")) >= 3000,
+    );
     await output.close?.();
     expect(failures).toBeGreaterThan(0);
     expect(await count("restart_events")).toBe(events.length);

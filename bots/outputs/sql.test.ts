@@ -22,6 +22,7 @@ import {
   type OracleResult,
   replayValue,
   runIntelmqSqlOutput,
+  streamThroughRestarts,
   writeInBatches,
 } from "./sql/test-support/sql-oracle.ts";
 import sqlOutput, { eventKey } from "./sql.ts";
@@ -327,49 +328,12 @@ describe("outputs.sql (postgresql)", () => {
     const idempotent = await createSqlOutput(connection({ table: "restart_events" }), ctx);
     const intelmqTable = await createSqlOutput(connection({ table: "restart_intelmq" }));
     const events = makeEvents(6000, 100_000);
-    let failures = 0;
-    // Both streams pause after 1,500 events, so the crash below surely comes while writes are pending.
-    let openGate = () => {};
-    const gate = new Promise<void>((resolve) => {
-      openGate = resolve;
-    });
-    let paused = 0;
-    let bothPaused = () => {};
-    const pausedTogether = new Promise<void>((resolve) => {
-      bothPaused = resolve;
-    });
-    // As the runtime does: a failed write is retried until it succeeds.
-    const stream = async (output: typeof idempotent) => {
-      for (let i = 0; i < events.length; i += 150) {
-        if (i === 1500) {
-          if (++paused === 2) bothPaused();
-          await gate;
-        }
-        for (;;) {
-          try {
-            await output.write(events.slice(i, i + 150));
-            break;
-          } catch {
-            failures++;
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      }
-    };
-    const writing = Promise.all([stream(idempotent), stream(intelmqTable)]);
-    const waitFor = async (rows: number) => {
-      while ((await count("restart_events")) < rows) await new Promise((r) => setTimeout(r, 20));
-    };
-    await pausedTogether;
-    await server.stop("immediate");
-    // Writes go on against the stopped server and fail until it is back.
-    openGate();
-    await new Promise((r) => setTimeout(r, 300));
-    await server.restart();
-    await waitFor(3500);
-    await server.stop("fast");
-    await server.restart();
-    await writing;
+    const failures = await streamThroughRestarts(
+      server,
+      [idempotent, intelmqTable],
+      events,
+      async () => (await count("restart_events")) >= 3500,
+    );
     expect(failures).toBeGreaterThan(0);
     expect(await count("restart_events")).toBe(events.length);
     const [distinct] = await server.query<{ n: string }>(

@@ -2,6 +2,8 @@
 // library mode. Without the database driver in the oracle venv (psycopg2, PyMySQL), a recording
 // stand-in takes the driver's place and the test replays what IntelMQ handed it, statement for
 // statement, with Node's driver; with the driver installed, IntelMQ writes to the test server itself.
+
+import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { Event } from "../../../../bot-runtime/src/event/message.ts";
 import { type BotContext, DISCARD_METRICS, type Output } from "../../../../bot-runtime/src/sdk/bot.ts";
@@ -245,4 +247,63 @@ export async function createSqlOutput(
 /** Writes the events in batches of the runtime's default size. */
 export async function writeInBatches(output: Output, events: readonly Event[], size = 256): Promise<void> {
   for (let i = 0; i < events.length; i += size) await output.write(events.slice(i, i + size));
+}
+
+/** A test database server that can crash and come back (PostgreSQL's and MariaDB's test servers). */
+export interface RestartableServer {
+  stop(mode?: "fast" | "immediate"): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/**
+ * Streams `events` through every output in batches of 150, each failed write retried every 50 ms as the
+ * runtime does, while the server crashes and restarts: every stream pauses after 1,500 events, so the
+ * crash (stop "immediate") surely comes while writes are pending; writes go on against the stopped
+ * server for 300 ms; then, once `restartWhen` is true, a clean restart (stop "fast"). Resolves when
+ * every event is written, with the number of writes that failed and were retried.
+ */
+export async function streamThroughRestarts(
+  server: RestartableServer,
+  outputs: readonly Output[],
+  events: readonly Event[],
+  restartWhen: () => Promise<boolean>,
+): Promise<number> {
+  let failures = 0;
+  let openGate = () => {};
+  const gate = new Promise<void>((resolve) => {
+    openGate = resolve;
+  });
+  let paused = 0;
+  let allPaused = () => {};
+  const pausedTogether = new Promise<void>((resolve) => {
+    allPaused = resolve;
+  });
+  const stream = async (output: Output) => {
+    for (let i = 0; i < events.length; i += 150) {
+      if (i === 1500) {
+        if (++paused === outputs.length) allPaused();
+        await gate;
+      }
+      for (;;) {
+        try {
+          await output.write(events.slice(i, i + 150));
+          break;
+        } catch {
+          failures++;
+          await sleep(50);
+        }
+      }
+    }
+  };
+  const writing = Promise.all(outputs.map(stream));
+  await pausedTogether;
+  await server.stop("immediate");
+  openGate();
+  await sleep(300);
+  await server.restart();
+  while (!(await restartWhen())) await sleep(20);
+  await server.stop("fast");
+  await server.restart();
+  await writing;
+  return failures;
 }
