@@ -138,7 +138,7 @@ describe("outputs.file", () => {
 
   it("names files after event fields like IntelMQ's format_filename", async () => {
     const template =
-      "{event[classification.type]}/{event[time.source]:%Y-%m-%d_%H%M%S.%f %a %b %j%z%Z}/{event[time.observation]}-{event[feed.accuracy]}.txt";
+      "{event[classification.type]:_>14}/{event[time.source]:%Y-%m-%d_%H%M%S.%f %a %b %j%z%Z}/{event[time.observation]!s:.10}_{event[time.observation]}-{event[feed.accuracy]}-{event[feed.accuracy]:.3f}.txt";
     const [result] = await runOracle<unknown, { error: string | null }>(ORACLE, [
       {
         params: { file: join(dir, "fmt-intelmq", template), format_filename: true },
@@ -150,9 +150,9 @@ describe("outputs.file", () => {
     await output.write(EVENTS);
     await output.close?.();
     const names = [
-      "brute-force/2024-04-30_221500.000000 Tue Apr 121/2024-05-01 10:00:00-90.0.txt",
-      "malware-distribution/2024-05-01_010203.250000 Wed May 122/2024-05-01 10:00:00-90.0.txt",
-      "c2-server/2024-05-01_030000.000000 Wed May 122/2024-05-01 10:00:00-90.0.txt",
+      "___brute-force/2024-04-30_221500.000000 Tue Apr 121/2024-05-01_2024-05-01 10:00:00-90.0-90.000.txt",
+      "malware-distribution/2024-05-01_010203.250000 Wed May 122/2024-05-01_2024-05-01 10:00:00-90.0-90.000.txt",
+      "_____c2-server/2024-05-01_030000.000000 Wed May 122/2024-05-01_2024-05-01 10:00:00-90.0-90.000.txt",
     ];
     for (const name of names) {
       const expected = await readFile(join(dir, "fmt-intelmq", name), "utf8");
@@ -203,8 +203,14 @@ describe("outputs.file", () => {
       /KeyError/,
     );
     await expect(
-      petrel({ file: join(dir, "{event[source.ip]:>5}.txt"), format_filename: true }),
-    ).rejects.toThrow();
+      petrel({ file: join(dir, "{event[time.source]!r}.txt"), format_filename: true }),
+    ).rejects.toThrow(/!r of a time is not supported/);
+    await expect(
+      petrel({ file: join(dir, "{event[source.ip]:<<<}.txt"), format_filename: true }),
+    ).rejects.toThrow(/invalid format specifier/);
+    await expect(
+      petrel({ file: join(dir, "{event[source.nope]}.txt"), format_filename: true }),
+    ).rejects.toThrow(/not an event field/);
     await expect(petrel({ file: join(dir, "{other}.txt"), format_filename: true })).rejects.toThrow(
       /placeholders/,
     );

@@ -7,16 +7,15 @@ import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { strptime } from "../../bot-runtime/src/event/compat/datetime.ts";
-import { pyStr } from "../../bot-runtime/src/event/compat/pyrepr.ts";
-import { type DateParts, datetimeStr, strftime } from "../../bot-runtime/src/event/compat/strftime.ts";
-import { type Event, fieldDefinition } from "../../bot-runtime/src/event/message.ts";
+import type { DateParts } from "../../bot-runtime/src/event/compat/strftime.ts";
+import type { Event } from "../../bot-runtime/src/event/message.ts";
 import { defineOutput } from "../../bot-runtime/src/sdk/bot.ts";
 import {
+  compileEventTemplate,
   ENCODING_ERRORS,
   type ExportOptions,
   encodeUtf8,
   exportEventText,
-  isFloatField,
 } from "../../bot-runtime/src/sdk/export.ts";
 
 const parameters = z.object({
@@ -66,71 +65,14 @@ function parseTime(value: unknown): DateParts {
   }
 }
 
-type Part = string | { key: string; spec: string };
-
-/** Compiles `file` as a Python format string whose fields are all `event[<field>]`. */
+/** `file` as a Python format string filled from the event as IntelMQ's file output fills it. */
 function compileFileName(template: string): (event: Event) => string {
-  const parts: Part[] = [];
-  let literal = "";
-  for (let i = 0; i < template.length; i++) {
-    const c = template[i];
-    const next = template[i + 1];
-    if ((c === "{" && next === "{") || (c === "}" && next === "}")) {
-      literal += c;
-      i++;
-      continue;
-    }
-    if (c === "}") throw new Error(`format_filename: single '}' in ${template}`);
-    if (c !== "{") {
-      literal += c;
-      continue;
-    }
-    const close = template.indexOf("}", i);
-    const field = /^event\[([^\]]+)\](?::(.*))?$/s.exec(close < 0 ? "" : template.slice(i + 1, close));
-    if (!field) {
-      throw new Error(`format_filename: placeholders must look like {event[field]} or {event[field]:format}`);
-    }
-    const [, key, spec = ""] = field as unknown as [string, string, string | undefined];
-    const def = fieldDefinition("Event", key);
-    if (def?.spec.type === "JSONDict" && !def.subKey) {
-      throw new Error(`format_filename: ${key} is not a single field (IntelMQ fails with KeyError)`);
-    }
-    if (spec.includes("{")) throw new Error("format_filename: nested placeholders are not supported");
-    if (spec !== "" && !DATETIME_FIELDS.has(key)) {
-      throw new Error(
-        `format_filename: a format after ':' is only supported for ${[...DATETIME_FIELDS].join(", ")}`,
-      );
-    }
-    if (spec !== "") {
-      try {
-        strftime({ year: 2000, month: 1, day: 1, hour: 0, minute: 0, second: 0, microsecond: 0 }, spec);
-      } catch (error) {
-        throw new Error(`format_filename: ${(error as Error).message}`);
-      }
-    }
-    parts.push(literal, { key, spec });
-    literal = "";
-    i = close;
-  }
-  parts.push(literal);
-  return (event) => {
-    let out = "";
-    for (const part of parts) {
-      if (typeof part === "string") {
-        out += part;
-        continue;
-      }
-      if (!event.has(part.key)) throw new Error(`format_filename: the event has no ${part.key}`);
-      const value = event.get(part.key);
-      if (DATETIME_FIELDS.has(part.key)) {
-        const wall = parseTime(value);
-        out += part.spec === "" ? datetimeStr(wall) : strftime(wall, part.spec);
-      } else {
-        out += pyStr(value, isFloatField(part.key));
-      }
-    }
-    return out;
-  };
+  return compileEventTemplate(template, {
+    variable: "event",
+    missing: "error",
+    parameter: "format_filename",
+    flatDict: { datetimes: DATETIME_FIELDS, parse: parseTime },
+  });
 }
 
 // ---- files ----

@@ -5,6 +5,7 @@
 import { compareCodePoints, pyJsonDumps, pyJsonLoads } from "../event/compat/pyjson.ts";
 import { pyFloatRepr } from "../event/compat/pynumber.ts";
 import { pyRepr, pyStr } from "../event/compat/pyrepr.ts";
+import { type DateParts, datetimeStr, strftime } from "../event/compat/strftime.ts";
 import { type Event, fieldDefinition } from "../event/message.ts";
 
 export interface ExportOptions {
@@ -269,9 +270,17 @@ export interface EventTemplateOptions {
   missing: "none" | "error";
   /** The parameter the template comes from, for error messages. */
   parameter: string;
+  /**
+   * The template sees a plain dict of the event's flat fields, as IntelMQ's file output fills file
+   * names: a JSONDict field as a whole (extra) is no key of it, and these fields are datetimes (str()
+   * of a datetime, or strftime after ':'), parsed from the field's text by `parse`.
+   */
+  flatDict?: { datetimes: ReadonlySet<string>; parse: (value: unknown) => DateParts };
 }
 
-type TemplatePart = string | { key: string; conversion: "" | "s" | "r" | "a"; spec: string };
+type TemplatePart =
+  | string
+  | { key: string; conversion: "" | "s" | "r" | "a"; spec: string; datetime: boolean };
 
 interface FormatSpec {
   fill: string;
@@ -468,12 +477,26 @@ export function compileEventTemplate(
     ];
     if (spec.includes("{"))
       throw new Error(`${parameter}: nested placeholders in {${field}} are not supported`);
-    if (spec !== "" && !parseFormatSpec(spec)) {
+    const definition = fieldDefinition("Event", key);
+    if (!definition) throw new Error(`${parameter}: {${field}}: ${key} is not an event field`);
+    const flatDict = options.flatDict;
+    if (flatDict && definition.spec.type === "JSONDict" && !definition.subKey) {
+      throw new Error(`${parameter}: {${field}}: ${key} is not a single field (IntelMQ fails with KeyError)`);
+    }
+    const datetime = flatDict?.datetimes.has(key) === true;
+    if (datetime && (conversion === "r" || conversion === "a")) {
+      throw new Error(`${parameter}: {${field}}: !${conversion} of a time is not supported`);
+    }
+    if (datetime && conversion === "" && spec !== "") {
+      try {
+        strftime({ year: 2000, month: 1, day: 1, hour: 0, minute: 0, second: 0, microsecond: 0 }, spec);
+      } catch (error) {
+        throw new Error(`${parameter}: {${field}}: ${(error as Error).message}`);
+      }
+    } else if (spec !== "" && !parseFormatSpec(spec)) {
       throw new Error(`${parameter}: invalid format specifier ${JSON.stringify(spec)} in {${field}}`);
     }
-    if (!fieldDefinition("Event", key))
-      throw new Error(`${parameter}: {${field}}: ${key} is not an event field`);
-    parts.push(literal, { key, conversion: conversion as "" | "s" | "r" | "a", spec });
+    parts.push(literal, { key, conversion: conversion as "" | "s" | "r" | "a", spec, datetime });
     literal = "";
     i = end - 1;
   }
@@ -492,8 +515,16 @@ export function compileEventTemplate(
           throw new Error(`${parameter}: the event has no ${part.key} (KeyError)`);
         value = null;
       }
-      const isFloat = isFloatField(part.key);
       const what = `${parameter}: {${variable}[${part.key}]}`;
+      if (part.datetime) {
+        const wall = (options.flatDict as NonNullable<EventTemplateOptions["flatDict"]>).parse(value);
+        out +=
+          part.conversion === "" && part.spec !== ""
+            ? strftime(wall, part.spec)
+            : pyFormat(datetimeStr(wall), false, part.spec, what);
+        continue;
+      }
+      const isFloat = isFloatField(part.key);
       if (part.conversion === "") out += pyFormat(value, isFloat, part.spec, what);
       else {
         const converted =
