@@ -3,10 +3,7 @@
 // redelivery (create + 409), partial bulk failures, retries, authentication, media types Elasticsearch
 // 8 and 9 accept, throughput, and petrelctl run. The elasticsearch Python client is not in the oracle
 // venv, so the oracle runs IntelMQ's bot with a stand-in client that records what it is asked to index.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough, Writable } from "node:stream";
+import { Writable } from "node:stream";
 import { Client } from "@elastic/elasticsearch";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,13 +13,13 @@ import { startElasticsearch, type TestElasticsearch } from "../../bot-runtime/te
 import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
-import { runBot } from "../../operator/src/cli/run.ts";
 import elasticsearchOutput from "./elasticsearch.ts";
 import { eventDocumentId } from "./event-id.ts";
 import {
   createOutput,
   manyEvents,
   measureThroughput,
+  petrelctlRun,
   SAMPLE_EVENTS,
   sampleEvent,
 } from "./test-support/sample-events.ts";
@@ -83,17 +80,14 @@ function loggingContext(lines: string[]) {
 
 describe("outputs.elasticsearch", () => {
   let es: TestElasticsearch;
-  let dir: string;
   let indexNumber = 0;
   const nextIndex = () => `intelmq${++indexNumber}`;
 
   beforeAll(async () => {
     es = await startElasticsearch();
-    dir = await mkdtemp(join(tmpdir(), "petrel-es-output-"));
   });
   afterAll(async () => {
     await es?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const connection = (server = es) => ({ elastic_host: "127.0.0.1", elastic_port: server.port });
@@ -322,14 +316,11 @@ describe("outputs.elasticsearch", () => {
 
   it("works through petrelctl run", async () => {
     const index = nextIndex();
-    const input = join(dir, "events.jsonl");
-    await writeFile(input, `${SAMPLE_EVENTS.map((e) => e.serialize()).join("\n")}\n`);
-    const summary = await runBot("intelmq.bots.outputs.elasticsearch.output", {
-      input,
-      params: { ...connection(), elastic_index: index },
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-    });
+    const summary = await petrelctlRun(
+      "intelmq.bots.outputs.elasticsearch.output",
+      { ...connection(), elastic_index: index },
+      SAMPLE_EVENTS,
+    );
     expect(summary.written).toBe(SAMPLE_EVENTS.length);
     expect(sources(index)).toHaveLength(SAMPLE_EVENTS.length);
   });

@@ -3,10 +3,6 @@
 // builds for the same events, idempotent redelivery through _id, authentication, throughput, and
 // petrelctl run. pymongo is not in the oracle venv, so the oracle runs IntelMQ's bot with a stand-in
 // pymongo that records the documents it is given: IntelMQ's own code builds them.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { EJSON } from "bson";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,10 +10,15 @@ import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/i
 import { startMongoDb, type TestMongoDb } from "../../bot-runtime/test-support/mongodb.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
-import { runBot } from "../../operator/src/cli/run.ts";
 import { eventDocumentId } from "./event-id.ts";
 import mongoOutput from "./mongodb.ts";
-import { createOutput, manyEvents, measureThroughput, SAMPLE_EVENTS } from "./test-support/sample-events.ts";
+import {
+  createOutput,
+  manyEvents,
+  measureThroughput,
+  petrelctlRun,
+  SAMPLE_EVENTS,
+} from "./test-support/sample-events.ts";
 
 // IntelMQ's MongoDB output with a pymongo stand-in; prints each document as canonical Extended JSON
 // (the types pymongo would encode: int32/int64 by size, doubles, dates in milliseconds).
@@ -87,7 +88,6 @@ function replaceNestedDots(value: unknown, replacement: string): Record<string, 
 describe("outputs.mongodb", () => {
   let mongo: TestMongoDb;
   let reader: MongoClient;
-  let dir: string;
   let collectionNumber = 0;
   const nextCollection = () => `events_${++collectionNumber}`;
 
@@ -95,12 +95,10 @@ describe("outputs.mongodb", () => {
     mongo = await startMongoDb();
     reader = new MongoClient(mongo.url);
     await reader.connect();
-    dir = await mkdtemp(join(tmpdir(), "petrel-mongodb-output-"));
   }, 120_000); // the first run builds FerretDB
   afterAll(async () => {
     await reader?.close();
     await mongo?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const connection = () => ({
@@ -273,14 +271,11 @@ describe("outputs.mongodb", () => {
 
   it("works through petrelctl run", async () => {
     const collection = nextCollection();
-    const input = join(dir, "events.jsonl");
-    await writeFile(input, `${SAMPLE_EVENTS.map((e) => e.serialize()).join("\n")}\n`);
-    const summary = await runBot("intelmq.bots.outputs.mongodb.output", {
-      input,
-      params: { ...connection(), collection },
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-    });
+    const summary = await petrelctlRun(
+      "intelmq.bots.outputs.mongodb.output",
+      { ...connection(), collection },
+      SAMPLE_EVENTS,
+    );
     expect(summary.written).toBe(SAMPLE_EVENTS.length);
     expect(await reader.db("intelmq").collection(collection).countDocuments()).toBe(SAMPLE_EVENTS.length);
   });

@@ -1,22 +1,18 @@
 // The Redis output against a real redis-server (private, random port): the same list entries as IntelMQ's
 // Redis output pushes for the same events, a server restart in the middle of a stream, redelivery with
 // and without redis_dedup_ttl, timeouts, throughput, and petrelctl run.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import { startRedis, type TestRedis } from "../../bot-runtime/test-support/redis.ts";
-import { runBot } from "../../operator/src/cli/run.ts";
 import redisOutput from "./redis.ts";
 import {
   createOutput,
   manyEvents,
   measureThroughput,
+  petrelctlRun,
   SAMPLE_EVENTS,
   sampleEvent,
 } from "./test-support/sample-events.ts";
@@ -40,7 +36,6 @@ os._exit(0)
 describe("outputs.redis", () => {
   let redis: TestRedis;
   let reader: ReturnType<typeof createClient>;
-  let dir: string;
   let queueNumber = 0;
   const nextQueue = () => `queue-${++queueNumber}`;
 
@@ -53,12 +48,10 @@ describe("outputs.redis", () => {
     });
     reader.on("error", () => undefined);
     await reader.connect();
-    dir = await mkdtemp(join(tmpdir(), "petrel-redis-output-"));
   });
   afterAll(async () => {
     await reader?.close();
     await redis?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const connection = () => ({
@@ -221,14 +214,11 @@ describe("outputs.redis", () => {
 
   it("works through petrelctl run", async () => {
     const queue = nextQueue();
-    const input = join(dir, "events.jsonl");
-    await writeFile(input, `${SAMPLE_EVENTS.map((e) => e.serialize()).join("\n")}\n`);
-    const summary = await runBot("intelmq.bots.outputs.redis.output", {
-      input,
-      params: { ...connection(), redis_queue: queue },
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-    });
+    const summary = await petrelctlRun(
+      "intelmq.bots.outputs.redis.output",
+      { ...connection(), redis_queue: queue },
+      SAMPLE_EVENTS,
+    );
     expect(summary.written).toBe(SAMPLE_EVENTS.length);
     expect(await reader.lLen(queue)).toBe(SAMPLE_EVENTS.length);
   });

@@ -2,19 +2,20 @@
 // (requests is in the oracle venv, so IntelMQ's bot really POSTs to the same receiver): the same
 // request bodies byte for byte, content types and authentication headers; failures, redirects,
 // throughput, and petrelctl run.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { declaredDeviation } from "../../bot-runtime/test-support/parser-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
-import { runBot } from "../../operator/src/cli/run.ts";
 import restapiOutput from "./restapi.ts";
-import { createOutput, manyEvents, measureThroughput, SAMPLE_EVENTS } from "./test-support/sample-events.ts";
+import {
+  createOutput,
+  manyEvents,
+  measureThroughput,
+  petrelctlRun,
+  SAMPLE_EVENTS,
+} from "./test-support/sample-events.ts";
 
 const ORACLE = `${INTELMQ_PREAMBLE}
 import intelmq.lib.utils
@@ -44,7 +45,6 @@ interface Received {
 describe("outputs.restapi", () => {
   let server: Server;
   let base: string;
-  let dir: string;
   const received: Received[] = [];
   /** Status per path (default 200); 307 redirects to /moved. */
   const statuses = new Map<string, number>();
@@ -71,12 +71,10 @@ describe("outputs.restapi", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    dir = await mkdtemp(join(tmpdir(), "petrel-restapi-output-"));
   });
   afterAll(async () => {
     server?.closeAllConnections();
     await new Promise<void>((resolve) => server?.close(() => resolve()));
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const at = (path: string) => received.filter((r) => r.path === path);
@@ -192,14 +190,11 @@ describe("outputs.restapi", () => {
   });
 
   it("works through petrelctl run", async () => {
-    const input = join(dir, "events.jsonl");
-    await writeFile(input, `${SAMPLE_EVENTS.map((e) => e.serialize()).join("\n")}\n`);
-    const summary = await runBot("intelmq.bots.outputs.restapi.output", {
-      input,
-      params: { host: `${base}/run` },
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-    });
+    const summary = await petrelctlRun(
+      "intelmq.bots.outputs.restapi.output",
+      { host: `${base}/run` },
+      SAMPLE_EVENTS,
+    );
     expect(summary.written).toBe(SAMPLE_EVENTS.length);
     expect(at("/run")).toHaveLength(SAMPLE_EVENTS.length);
   });

@@ -3,17 +3,18 @@
 // IntelMQ's outputs export for the same events (OutputBot.export_event). Also: metadata and time,
 // request splitting, busy retries, HEC's error codes, indexer acknowledgement, the documented lack of
 // idempotence, throughput, and petrelctl run.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INTELMQ_PREAMBLE, oracleEvents } from "../../bot-runtime/test-support/intelmq-oracle.ts";
 import { runOracle } from "../../bot-runtime/test-support/python-oracle.ts";
 import { startSplunkHec, type TestSplunkHec } from "../../bot-runtime/test-support/splunk-hec.ts";
-import { runBot } from "../../operator/src/cli/run.ts";
 import splunkHec from "./splunk-hec.ts";
-import { createOutput, manyEvents, measureThroughput, SAMPLE_EVENTS } from "./test-support/sample-events.ts";
+import {
+  createOutput,
+  manyEvents,
+  measureThroughput,
+  petrelctlRun,
+  SAMPLE_EVENTS,
+} from "./test-support/sample-events.ts";
 
 // IntelMQ's export of each event (what its JSON outputs send), for the given output parameters.
 const ORACLE = `${INTELMQ_PREAMBLE}
@@ -34,7 +35,6 @@ const ACK_TOKEN = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 
 describe("outputs.splunk_http_event_collector", () => {
   let hec: TestSplunkHec;
-  let dir: string;
 
   beforeAll(async () => {
     hec = await startSplunkHec({
@@ -42,11 +42,9 @@ describe("outputs.splunk_http_event_collector", () => {
       [ACK_TOKEN]: { defaultIndex: "main", ack: true },
       disabled: { disabled: true },
     });
-    dir = await mkdtemp(join(tmpdir(), "petrel-splunk-output-"));
   });
   afterAll(async () => {
     await hec?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const params = (extra: Record<string, unknown> = {}) => ({ hec_url: hec.url, auth_token: TOKEN, ...extra });
@@ -193,15 +191,8 @@ describe("outputs.splunk_http_event_collector", () => {
   });
 
   it("works through petrelctl run", async () => {
-    const input = join(dir, "events.jsonl");
-    await writeFile(input, `${SAMPLE_EVENTS.map((e) => e.serialize()).join("\n")}\n`);
     const before = hec.events.length;
-    const summary = await runBot("outputs.splunk_http_event_collector", {
-      input,
-      params: params(),
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-    });
+    const summary = await petrelctlRun("outputs.splunk_http_event_collector", params(), SAMPLE_EVENTS);
     expect(summary.written).toBe(SAMPLE_EVENTS.length);
     expect(hec.events.length - before).toBe(SAMPLE_EVENTS.length);
   });

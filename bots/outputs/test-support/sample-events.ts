@@ -1,11 +1,17 @@
 // Events and helpers shared by the output tests: a handful of events that exercise the awkward parts of
 // an export (extra.* objects and lists, non-ASCII text, float fields, fractional seconds, raw), a
-// generator for bulk runs, and the output made from parameters as the runtime validates them.
+// generator for bulk runs, the output made from parameters as the runtime validates them, and a run
+// through `petrelctl run`.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import type { z } from "zod";
 import { Event } from "../../../bot-runtime/src/event/message.ts";
 import type { Output, OutputModule } from "../../../bot-runtime/src/sdk/bot.ts";
 import { parameterSchema } from "../../../bot-runtime/src/sdk/common-parameters.ts";
 import { testContext } from "../../../bot-runtime/test-support/parser-oracle.ts";
+import { type RunSummary, runBot } from "../../../operator/src/cli/run.ts";
 
 export function sampleEvent(fields: Record<string, unknown>): Event {
   const e = new Event();
@@ -76,4 +82,20 @@ export async function measureThroughput(
   const started = performance.now();
   for (let i = 0; i < events.length; i += batchSize) await output.write(events.slice(i, i + batchSize));
   return Math.round(events.length / ((performance.now() - started) / 1000));
+}
+
+/** `events` as a JSON-lines file through `petrelctl run <module>` with `params`: its summary. */
+export async function petrelctlRun(
+  module: string,
+  params: Record<string, unknown>,
+  events: readonly Event[],
+): Promise<RunSummary> {
+  const dir = await mkdtemp(join(tmpdir(), "petrel-output-run-"));
+  try {
+    const input = join(dir, "events.jsonl");
+    await writeFile(input, `${events.map((e) => e.serialize()).join("\n")}\n`);
+    return await runBot(module, { input, params, stdout: new PassThrough(), stderr: new PassThrough() });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
