@@ -2,7 +2,7 @@
 // when none is given), urlpath and account, and sets protocol.application/transport from the scheme,
 // as IntelMQ's url expert. URLs are split exactly as Python's urllib.parse.urlparse splits them.
 import { z } from "zod";
-import { urlHostname, urlPort, urlsplit } from "../../bot-runtime/src/event/compat/urlsplit.ts";
+import { urlHostname, urlPort, urlparsePath, urlsplit } from "../../bot-runtime/src/event/compat/urlsplit.ts";
 import { type Event, FieldError } from "../../bot-runtime/src/event/message.ts";
 import { FIELD_TYPES } from "../../bot-runtime/src/event/types.ts";
 import { defineExpert } from "../../bot-runtime/src/sdk/bot.ts";
@@ -25,34 +25,6 @@ const SCHEMES: ReadonlyMap<string, Scheme> = new Map([
   ["ws", { port: 80, transport: "tcp" }],
   ["wss", { port: 443, transport: "tcp" }],
 ]);
-
-// Schemes whose last path segment may carry ";params" that urlparse splits off (urllib's uses_params).
-const USES_PARAMS = new Set([
-  "",
-  "ftp",
-  "hdl",
-  "prospero",
-  "http",
-  "imap",
-  "https",
-  "shttp",
-  "rtsp",
-  "rtsps",
-  "rtspu",
-  "sip",
-  "sips",
-  "mms",
-  "sftp",
-  "tel",
-]);
-
-/** urlparse's path: urlsplit's path without the ";params" of its last segment. */
-function pathWithoutParams(scheme: string, path: string): string {
-  if (!USES_PARAMS.has(scheme) || !path.includes(";")) return path;
-  const slash = path.lastIndexOf("/");
-  const semicolon = slash >= 0 ? path.indexOf(";", slash) : path.indexOf(";");
-  return semicolon < 0 ? path : path.slice(0, semicolon);
-}
 
 /** urlparse(...).username: the user part of the netloc's userinfo, undefined without "@". */
 function username(netloc: string): string | undefined {
@@ -132,7 +104,7 @@ export default defineExpert({
             if (port) event.add(side.port, String(port), overwrite);
             else if (known !== undefined) event.add(side.port, String(known.port), overwrite);
           }
-          const path = pathWithoutParams(scheme, split.path);
+          const path = urlparsePath(scheme, split.path);
           if (path !== "" && side.urlpath !== undefined) event.add(side.urlpath, path, overwrite);
           const user = username(netloc);
           if (user && side.account !== undefined) {

@@ -1,7 +1,7 @@
 // blocklist.de lists: one IP address per line; the list's file name (the last path segment of feed.url)
 // decides the classification, as in IntelMQ's blocklist.de parser.
 import { z } from "zod";
-import { urlsplit } from "../../bot-runtime/src/event/compat/urlsplit.ts";
+import { urlparsePath, urlsplit } from "../../bot-runtime/src/event/compat/urlsplit.ts";
 import { defineParser } from "../../bot-runtime/src/sdk/bot.ts";
 import { lines } from "../../bot-runtime/src/sdk/records.ts";
 
@@ -57,33 +57,10 @@ const MAPPING: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   },
 };
 
-// Schemes for which Python's urlparse cuts ";params" off the last path segment.
-const PARAM_SCHEMES = new Set([
-  "",
-  "ftp",
-  "hdl",
-  "prospero",
-  "http",
-  "imap",
-  "https",
-  "shttp",
-  "rtsp",
-  "rtspu",
-  "sip",
-  "sips",
-  "mms",
-  "sftp",
-  "tel",
-]);
-
 /** posixpath.basename(urlparse(url).path). */
 function listFileName(url: string): string {
   const { scheme, path } = urlsplit(url);
-  let p = path;
-  if (PARAM_SCHEMES.has(scheme)) {
-    const semicolon = p.indexOf(";", Math.max(p.lastIndexOf("/"), 0));
-    if (semicolon >= 0) p = p.slice(0, semicolon);
-  }
+  const p = urlparsePath(scheme, path);
   return p.slice(p.lastIndexOf("/") + 1);
 }
 

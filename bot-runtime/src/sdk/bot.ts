@@ -8,6 +8,35 @@ import type { Event, Message, Report } from "../event/message.ts";
 
 export type BotKind = "collector" | "parser" | "expert" | "output";
 
+type MessageType = "Report" | "Event";
+const TAKES: Record<BotKind, MessageType | undefined> = {
+  collector: undefined,
+  parser: "Report",
+  expert: "Event",
+  output: "Event",
+};
+const EMITS: Record<BotKind, MessageType | undefined> = {
+  collector: "Report",
+  parser: "Event",
+  expert: "Event",
+  output: undefined,
+};
+
+/**
+ * What a route from a `from` bot on `path` to a `to` bot would carry, and what `to` takes, when the two
+ * differ: such a route can never work (a Report sent to an expert). `_on_error` carries the input
+ * unchanged, so it carries what `from` takes.
+ */
+export function routeTypeMismatch(
+  from: BotKind,
+  path: string,
+  to: BotKind,
+): { carries: MessageType; takes: MessageType } | undefined {
+  const carries = path === "_on_error" ? TAKES[from] : EMITS[from];
+  const takes = TAKES[to];
+  return carries && takes && carries !== takes ? { carries, takes } : undefined;
+}
+
 /** Durable key-value state shared by a bot's replicas (JetStream KV in the runtime, memory offline). */
 export interface StateStore {
   get(key: string): Promise<string | undefined>;

@@ -1,7 +1,7 @@
 // IntelMQ's queues as Petrel destinations: each destination queue is resolved to the bot reading it
 // (its source_queue, by default "<bot id>-queue"), under the new bot names. Routes Petrel cannot run
 // (to a collector, out of an output, a Report where Events are taken) are reported and left out.
-import type { BotKind } from "../../../bot-runtime/src/sdk/bot.ts";
+import { type BotKind, routeTypeMismatch } from "../../../bot-runtime/src/sdk/bot.ts";
 import type { Located, ReportItem } from "./intelmq-read.ts";
 import { show } from "./intelmq-values.ts";
 
@@ -19,19 +19,6 @@ export interface RoutedBot {
   file: string;
   line: number;
 }
-
-const TAKES: Record<BotKind, "Report" | "Event" | undefined> = {
-  collector: undefined,
-  parser: "Report",
-  expert: "Event",
-  output: "Event",
-};
-const EMITS: Record<BotKind, "Report" | "Event" | undefined> = {
-  collector: "Report",
-  parser: "Event",
-  expert: "Event",
-  output: undefined,
-};
 
 /** IntelMQ's forms of destination_queues (text, list, or path → text | list) as path → queue names. */
 function normalize(located: Located, report: (message: string) => void): Map<string, string[]> {
@@ -135,11 +122,7 @@ export function routeBots(
 function routeProblem(source: RoutedBot, target: RoutedBot, path: string): string | undefined {
   if (target.kind === "collector") return `${target.id} is a collector; collectors have no input queue`;
   if (!source.kind || !target.kind) return undefined;
-  // _on_error carries the input unchanged, so it must go where the input type is taken.
-  const carries = path === "_on_error" ? TAKES[source.kind] : EMITS[source.kind];
-  const takes = TAKES[target.kind];
-  if (carries && takes && carries !== takes) {
-    return `${source.id} (${source.kind}) sends ${carries}s on this path but ${target.id} (${target.kind}) takes ${takes}s`;
-  }
-  return undefined;
+  const mismatch = routeTypeMismatch(source.kind, path, target.kind);
+  if (!mismatch) return undefined;
+  return `${source.id} (${source.kind}) sends ${mismatch.carries}s on this path but ${target.id} (${target.kind}) takes ${mismatch.takes}s`;
 }

@@ -16,7 +16,7 @@ import {
 } from "../../../bot-runtime/src/config/resources.ts";
 import { selects } from "../../../bot-runtime/src/exclusions/distribution.ts";
 import { ExclusionError, ExclusionSet } from "../../../bot-runtime/src/exclusions/exclusion-set.ts";
-import type { BotKind, BotModule } from "../../../bot-runtime/src/sdk/bot.ts";
+import { type BotKind, type BotModule, routeTypeMismatch } from "../../../bot-runtime/src/sdk/bot.ts";
 import { findModule, listModules } from "../../../bot-runtime/src/sdk/catalogue.ts";
 import { parameterSchema } from "../../../bot-runtime/src/sdk/common-parameters.ts";
 
@@ -83,20 +83,6 @@ interface ParsedDoc {
 }
 
 const KINDS = ["Pipeline", "Bot", "Exclusion"] as const;
-/** Message types each kind takes and emits: routing a Report to an expert can never work. */
-const TAKES: Record<BotKind, "Report" | "Event" | undefined> = {
-  collector: undefined,
-  parser: "Report",
-  expert: "Event",
-  output: "Event",
-};
-const EMITS: Record<BotKind, "Report" | "Event" | undefined> = {
-  collector: "Report",
-  parser: "Event",
-  expert: "Event",
-  output: undefined,
-};
-
 export function readSources(paths: readonly string[]): SourceFile[] {
   return paths.map((path) => {
     if (!existsSync(path)) throw new ConfigError([`${path}: no such file`]);
@@ -438,12 +424,10 @@ export function loadLocalConfig(sources: readonly SourceFile[], options: LoadOpt
           );
           return;
         }
-        // _on_error carries the input unchanged, so it must go where the input type is taken.
-        const carries = path === "_on_error" ? TAKES[kind] : EMITS[kind];
-        const takes = TAKES[dest.kind];
-        if (carries && takes && carries !== takes) {
+        const mismatch = routeTypeMismatch(kind, path, dest.kind);
+        if (mismatch) {
           problems.push(
-            `${where(doc, at)}: ${formatPath(at)}: ${bot.metadata.name} (${kind}) sends ${carries}s but ${target} (${dest.kind}) takes ${takes}s`,
+            `${where(doc, at)}: ${formatPath(at)}: ${bot.metadata.name} (${kind}) sends ${mismatch.carries}s but ${target} (${dest.kind}) takes ${mismatch.takes}s`,
           );
         }
       });

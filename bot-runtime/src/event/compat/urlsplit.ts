@@ -198,3 +198,31 @@ export function urlPort(netloc: string): number | undefined {
   if (n > 65535) throw new UrlSplitError("Port out of range 0-65535");
   return n;
 }
+
+// Schemes whose last path segment may carry ";params" that urlparse splits off (urllib's uses_params).
+const USES_PARAMS = new Set([
+  "",
+  "ftp",
+  "hdl",
+  "prospero",
+  "http",
+  "imap",
+  "https",
+  "shttp",
+  "rtsp",
+  "rtsps",
+  "rtspu",
+  "sip",
+  "sips",
+  "mms",
+  "sftp",
+  "tel",
+]);
+
+/** urlparse's path: urlsplit's path without the ";params" of its last segment (for such schemes). */
+export function urlparsePath(scheme: string, path: string): string {
+  if (!USES_PARAMS.has(scheme) || !path.includes(";")) return path;
+  const slash = path.lastIndexOf("/");
+  const semicolon = slash >= 0 ? path.indexOf(";", slash) : path.indexOf(";");
+  return semicolon < 0 ? path : path.slice(0, semicolon);
+}
