@@ -83,8 +83,25 @@ describe("Grafana dashboard", () => {
     expect(exprs.join("\n")).not.toMatch(/sum by \([^)]*\) \(petrel_bot_input_backlog_messages/);
   });
 
+  it("shows the cache hit rates of the lookup experts and the outputs' batch sizes and write time", () => {
+    const has = (pattern: RegExp) =>
+      expect(
+        exprs.some((e) => pattern.test(e)),
+        String(pattern),
+      ).toBe(true);
+    has(
+      /sum by \(pipeline, bot, cache\) \(rate\(petrel_bot_cache_lookups_total\{[^}]*result="hit"\}\[\$__rate_interval\]\)\) \/ sum by \(pipeline, bot, cache\) \(rate\(petrel_bot_cache_lookups_total\{/,
+    );
+    has(
+      /rate\(petrel_output_batch_size_events_sum\{[^}]*\}\[\$__rate_interval\]\)\) \/ sum by \(pipeline, bot\) \(rate\(petrel_output_batch_size_events_count\{/,
+    );
+    has(
+      /histogram_quantile\(0\.95, sum by \(pipeline, bot, le\) \(rate\(petrel_output_write_duration_seconds_bucket\{/,
+    );
+  });
+
   it("groups only by documented labels and filters every series by the variables", () => {
-    const allowed = new Set(["namespace", "pipeline", "bot", "path", "reason", "result", "le"]);
+    const allowed = new Set(["namespace", "pipeline", "bot", "path", "reason", "result", "cache", "le"]);
     for (const e of exprs) {
       for (const m of e.matchAll(/by \(([^)]*)\)/g)) {
         for (const label of (m[1] as string).split(",").map((l) => l.trim()))
