@@ -39,6 +39,12 @@ const exprs = targets.map((t) => t.expr);
 /** The metric a series name belongs to (histogram series end in _bucket, _sum, _count). */
 const metricOf = (series: string) =>
   documented.has(series) ? series : series.replace(/_(bucket|sum|count)$/, "");
+/** Some query of the dashboard matches `pattern`. */
+const has = (pattern: RegExp) =>
+  expect(
+    exprs.some((e) => pattern.test(e)),
+    String(pattern),
+  ).toBe(true);
 
 describe("Grafana dashboard", () => {
   it("is a provisioning-ready dashboard with a fixed uid and a Prometheus data source variable", () => {
@@ -66,11 +72,6 @@ describe("Grafana dashboard", () => {
   });
 
   it("shows rates in and out per bot, backlog, dead letters, p95 processing time and publish retries", () => {
-    const has = (pattern: RegExp) =>
-      expect(
-        exprs.some((e) => pattern.test(e)),
-        String(pattern),
-      ).toBe(true);
     has(/sum by \(pipeline, bot\) \(rate\(petrel_bot_messages_received_total\{/);
     has(/sum by \(pipeline, bot, path\) \(rate\(petrel_bot_messages_sent_total\{/);
     // Replicas report the same queue: max, never sum, per bot.
@@ -84,11 +85,6 @@ describe("Grafana dashboard", () => {
   });
 
   it("shows the cache hit rates of the lookup experts and the outputs' batch sizes and write time", () => {
-    const has = (pattern: RegExp) =>
-      expect(
-        exprs.some((e) => pattern.test(e)),
-        String(pattern),
-      ).toBe(true);
     has(
       /sum by \(pipeline, bot, cache\) \(rate\(petrel_bot_cache_lookups_total\{[^}]*result="hit"\}\[\$__rate_interval\]\)\) \/ sum by \(pipeline, bot, cache\) \(rate\(petrel_bot_cache_lookups_total\{/,
     );
