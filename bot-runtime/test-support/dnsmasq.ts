@@ -4,7 +4,7 @@
 // (timeouts), and runDnsNamespace, which runs a command (the IntelMQ oracle, petrelctl) in private
 // mount and network namespaces where the same records are served by a dnsmasq on 127.0.0.1:53 named in
 // /etc/resolv.conf: programs there use the system resolver unmodified, as they do in production.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import * as packet from "dns-packet";
 import type { BotMetricsSink } from "../src/sdk/bot.ts";
 import { freePort, waitForPort } from "./nats-server.ts";
 import { oraclePython } from "./python-oracle.ts";
-import { startServerProcess, stopProcess } from "./server-process.ts";
+import { startServerInDirectory } from "./server-process.ts";
 
 const DNSMASQ = "/usr/sbin/dnsmasq";
 
@@ -134,23 +134,17 @@ export async function startDnsmasq(options: DnsmasqOptions): Promise<TestDnsmasq
   ];
   const confFile = join(dir, "dnsmasq.conf");
   writeFileSync(confFile, `${lines.join("\n")}\n`);
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = await startServerProcess({
+  const server = await startServerInDirectory(
+    {
       name: "dnsmasq",
       command: DNSMASQ,
       args: [`--conf-file=${confFile}`],
       spawn: { stdio: ["ignore", "ignore", "pipe"] },
       ready: () => waitForPort(port, 10_000),
-    });
-  };
-  try {
-    await start();
-  } catch (error) {
-    upstream?.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    },
+    dir,
+    { cleanup: () => upstream?.close() },
+  );
   const queries = () => readQueryLog(logFile);
   return {
     host: "127.0.0.1",
@@ -161,13 +155,9 @@ export async function startDnsmasq(options: DnsmasqOptions): Promise<TestDnsmasq
       const wanted = name.toLowerCase();
       return queries().filter((q) => q.name === wanted && (type === undefined || q.type === type)).length;
     },
-    stop: () => stopProcess(child, "SIGTERM"),
-    restart: start,
-    async dispose() {
-      await stopProcess(child, "SIGTERM");
-      upstream?.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => server.stop("SIGTERM"),
+    restart: server.restart,
+    dispose: () => server.dispose("SIGTERM"),
   };
 }
 

@@ -2,7 +2,7 @@
 // temp directory, TCP on a free loopback port (TLS offered with a throw-away CA's certificate), its
 // Unix socket in the same directory, a password user with its own database. mariadbd runs as nobody
 // when the test runs as root (it refuses root). Stopped and deleted afterwards.
-import { type ChildProcess, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import { freePort } from "./nats-server.ts";
-import { startServerProcess, stopProcess, waitUntil } from "./server-process.ts";
+import { startServerInDirectory, waitUntil } from "./server-process.ts";
 import { createTestCertificates } from "./test-ca.ts";
 
 const run = promisify(execFile);
@@ -93,9 +93,18 @@ export async function startMariaDb(): Promise<TestMariaDb> {
     "--innodb-flush-log-at-trx-commit=2",
     "--skip-name-resolve",
   ];
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    server = await startServerProcess({
+  const errorLog = () => {
+    try {
+      return readFileSync(file("error.log"), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const user = "petrel";
+  const password = randomBytes(12).toString("base64url");
+  const database = "petrel_test";
+  const server = await startServerInDirectory(
+    {
       name: "mariadbd",
       command: MARIADBD,
       args,
@@ -116,32 +125,19 @@ export async function startMariaDb(): Promise<TestMariaDb> {
           exited,
         ),
       details: () => errorLog(),
-    });
-  };
-  const errorLog = () => {
-    try {
-      return readFileSync(file("error.log"), "utf8");
-    } catch {
-      return "";
-    }
-  };
-  const stop = (mode: "fast" | "immediate" = "fast") =>
-    stopProcess(server, mode === "fast" ? "SIGTERM" : "SIGKILL");
-  const user = "petrel";
-  const password = randomBytes(12).toString("base64url");
-  const database = "petrel_test";
-  try {
-    await start();
-    const connection = await mysql.createConnection({ socketPath: socket, user: "root" });
-    await connection.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
-    await connection.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'`);
-    await connection.query(`GRANT ALL PRIVILEGES ON ${database}.* TO '${user}'@'127.0.0.1'`);
-    await connection.end();
-  } catch (error) {
-    await stop("immediate");
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    },
+    dir,
+    {
+      async setup() {
+        const connection = await mysql.createConnection({ socketPath: socket, user: "root" });
+        await connection.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
+        await connection.query(`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY '${password}'`);
+        await connection.query(`GRANT ALL PRIVILEGES ON ${database}.* TO '${user}'@'127.0.0.1'`);
+        await connection.end();
+      },
+    },
+  );
+  const stop = (mode: "fast" | "immediate" = "fast") => server.stop(mode === "fast" ? "SIGTERM" : "SIGKILL");
   return {
     host: "127.0.0.1",
     port,
@@ -167,10 +163,7 @@ export async function startMariaDb(): Promise<TestMariaDb> {
       }
     },
     stop,
-    restart: start,
-    async dispose() {
-      await stop("fast");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    restart: server.restart,
+    dispose: () => server.dispose("SIGTERM"),
   };
 }

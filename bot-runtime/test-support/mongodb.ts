@@ -2,14 +2,14 @@
 // and SCRAM authentication, in front of SQLite), built from Go modules by scripts/ensure-ferretdb.sh
 // on first use and cached. A free loopback port, its SQLite files in a temp directory, one user (in the
 // admin database) that must authenticate. Stopped and deleted afterwards.
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, waitForPort } from "./nats-server.ts";
-import { startServerProcess, stopProcess } from "./server-process.ts";
+import { startServerInDirectory } from "./server-process.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -59,33 +59,18 @@ export async function startMongoDb(): Promise<TestMongoDb> {
     `--setup-username=${user}`,
     `--setup-password=${password}`,
   ];
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    server = await startServerProcess({
-      name: "FerretDB",
-      command: binary,
-      args,
-      spawn: { cwd: dir },
-      ready: () => waitForPort(port, 20_000),
-    });
-  };
-  try {
-    await start();
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+  const server = await startServerInDirectory(
+    { name: "FerretDB", command: binary, args, spawn: { cwd: dir }, ready: () => waitForPort(port, 20_000) },
+    dir,
+  );
   return {
     host: "127.0.0.1",
     port,
     user,
     password,
     url: `mongodb://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/`,
-    stop: () => stopProcess(server, "SIGTERM"),
-    restart: start,
-    async dispose() {
-      await stopProcess(server, "SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => server.stop("SIGTERM"),
+    restart: server.restart,
+    dispose: () => server.dispose("SIGKILL"),
   };
 }

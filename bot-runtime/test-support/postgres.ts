@@ -4,7 +4,7 @@
 // auth), its Unix socket in the same directory. PostgreSQL refuses to run as root: when the test runs
 // as root, the cluster belongs to nobody and the server runs as nobody (setpriv). Stopped and deleted
 // afterwards.
-import { type ChildProcess, execFile } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "./nats-server.ts";
-import { startServerProcess, stopProcess, waitUntil } from "./server-process.ts";
+import { startServerInDirectory, waitUntil } from "./server-process.ts";
 import { createTestCertificates } from "./test-ca.ts";
 
 const run = promisify(execFile);
@@ -137,10 +137,9 @@ log_min_messages = warning
   const database = "petrel_test";
   const clientConfig: pg.ClientConfig = { host: "127.0.0.1", port, user, password, database: "postgres" };
 
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    const [command, args] = asServerUser(join(bin, "postgres"), ["-D", data]);
-    server = await startServerProcess({
+  const [command, args] = asServerUser(join(bin, "postgres"), ["-D", data]);
+  const server = await startServerInDirectory(
+    {
       name: "postgres",
       command,
       args,
@@ -164,22 +163,18 @@ log_min_messages = warning
           "accepted connection",
           exited,
         ),
-    });
-  };
-  const stop = async (mode: "fast" | "immediate" = "fast") => {
-    await stopProcess(server, mode === "fast" ? "SIGINT" : "SIGQUIT");
-  };
-  try {
-    await start();
-    const admin = new pg.Client(clientConfig);
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-  } catch (error) {
-    await stop("immediate");
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    },
+    dir,
+    {
+      async setup() {
+        const admin = new pg.Client(clientConfig);
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${database}`);
+        await admin.end();
+      },
+    },
+  );
+  const stop = (mode: "fast" | "immediate" = "fast") => server.stop(mode === "fast" ? "SIGINT" : "SIGQUIT");
   const testConfig = { ...clientConfig, database };
   return {
     host: "127.0.0.1",
@@ -200,10 +195,7 @@ log_min_messages = warning
       }
     },
     stop,
-    restart: start,
-    async dispose() {
-      await stop("fast");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    restart: server.restart,
+    dispose: () => server.dispose("SIGINT"),
   };
 }

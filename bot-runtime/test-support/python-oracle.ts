@@ -1,6 +1,9 @@
 // Runs Python code inside the IntelMQ oracle virtualenv (see scripts/ensure-intelmq.sh).
 // Tests use it to compare Petrel with IntelMQ itself, value for value.
 import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -21,10 +24,29 @@ export function oraclePython(): string {
 /**
  * Runs `script` in the oracle python. Each input is written to its stdin as one JSON line;
  * the script must print exactly one JSON line per input line. Returns the parsed outputs.
+ * Python's temporary files (IntelMQ's bots leave some, e.g. smtp_batch's zip attachments) go to a
+ * directory of the run's own, deleted afterwards.
  */
 export async function runOracle<I, O>(script: string, inputs: readonly I[]): Promise<O[]> {
   const python = oraclePython();
-  const child = spawn(python, ["-W", "ignore", "-c", script], { stdio: ["pipe", "pipe", "pipe"] });
+  const temp = mkdtempSync(join(tmpdir(), "petrel-oracle-"));
+  try {
+    return await runOracleIn(python, temp, script, inputs);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+async function runOracleIn<I, O>(
+  python: string,
+  temp: string,
+  script: string,
+  inputs: readonly I[],
+): Promise<O[]> {
+  const child = spawn(python, ["-W", "ignore", "-c", script], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, TMPDIR: temp },
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on("data", (c: Buffer) => out.push(c));

@@ -2,13 +2,12 @@
 // temp directory for its files, a password, no RDB snapshots. With `aof`, every write is appended and
 // fsynced before the reply (appendfsync always), so what the server acknowledged survives a restart.
 // Stopped and deleted afterwards.
-import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitForPort } from "./nats-server.ts";
-import { startServerProcess, stopProcess } from "./server-process.ts";
+import { startServerInDirectory } from "./server-process.ts";
 
 const REDIS_SERVER = process.env.PETREL_REDIS_SERVER ?? "/usr/bin/redis-server";
 
@@ -45,31 +44,22 @@ daemonize no
 logfile ${join(dir, "redis.log")}
 `,
   );
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    server = await startServerProcess({
+  const server = await startServerInDirectory(
+    {
       name: "redis-server",
       command: REDIS_SERVER,
       args: [config],
       spawn: { cwd: dir, stdio: "ignore" },
       ready: () => waitForPort(port, 15_000),
-    });
-  };
-  try {
-    await start();
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    },
+    dir,
+  );
   return {
     host: "127.0.0.1",
     port,
     password,
-    stop: (hard = false) => stopProcess(server, hard ? "SIGKILL" : "SIGTERM"),
-    restart: start,
-    async dispose() {
-      await stopProcess(server, "SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: (hard = false) => server.stop(hard ? "SIGKILL" : "SIGTERM"),
+    restart: server.restart,
+    dispose: () => server.dispose("SIGKILL"),
   };
 }

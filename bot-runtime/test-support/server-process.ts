@@ -1,6 +1,7 @@
 // The child-process side of the private servers tests start (redis-server, FerretDB, PostgreSQL,
 // MariaDB, ...): spawn the server, wait until it is ready or fail with what it printed, stop it.
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 
 /** Sends `signal` to a running process and resolves once it has exited (at once if it is not running). */
 export function stopProcess(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
@@ -72,4 +73,43 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A server whose files live in one directory of its own. */
+export interface ServerInDirectory {
+  /** Stops the server with `signal`; its files survive for restart(). */
+  stop(signal: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same files. */
+  restart(): Promise<void>;
+  /** Stops it with `signal`, deletes its directory and runs `cleanup`. */
+  dispose(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts a server as startServerProcess does, its files in `dir`, then runs `setup` against it (users,
+ * databases). When either fails, the server is killed, `dir` deleted, `cleanup` run (what the caller
+ * started besides), and the error thrown.
+ */
+export async function startServerInDirectory(
+  options: ServerProcessOptions,
+  dir: string,
+  more: { setup?: () => Promise<void>; cleanup?: () => void } = {},
+): Promise<ServerInDirectory> {
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = await startServerProcess(options);
+  };
+  const dispose = async (signal: NodeJS.Signals) => {
+    await stopProcess(child, signal);
+    rmSync(dir, { recursive: true, force: true });
+    more.cleanup?.();
+  };
+  try {
+    await start();
+    await more.setup?.();
+  } catch (error) {
+    await dispose("SIGKILL");
+    throw error;
+  }
+  return { stop: (signal) => stopProcess(child, signal), restart: start, dispose };
 }

@@ -6,10 +6,9 @@
 // both gives the same events (every field and value, raw included) and the same rejected rows. Then the
 // report-level rules (type detection, feedname, overwrite), the schema format's rules one by one, CSV
 // quirks, IntelMQ's own test data, and the deviations (where the schema comes from among them).
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
@@ -23,6 +22,7 @@ import {
   testContext,
   testReport,
 } from "../../bot-runtime/test-support/parser-oracle.ts";
+import { testTempDir } from "../../bot-runtime/test-support/temp-dir.ts";
 import { CONVERSIONS, takesRow } from "./shadowserver/conversions.ts";
 import {
   formatSchemaDocument,
@@ -556,7 +556,7 @@ describe("parsers.shadowserver deviations", () => {
   });
 
   it("schema-file: without a schema the bot does not start, and says which command fetches it (IntelMQ refuses too)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-shadowserver-"));
+    const dir = testTempDir("petrel-shadowserver-");
     const missing = join(dir, "no schema here.json");
     await expect(petrelParse(shadowserver, { schema_file: missing }, [])).rejects.toThrow(
       `No Shadowserver schema at ${missing} (the parser's schema_file). Petrel does not bundle Shadowserver's report schema; download it with\n  npx petrelctl shadowserver update-schema -o '${missing}'\nor set the parser's auto_update: true`,
@@ -597,7 +597,7 @@ describe("parsers.shadowserver deviations", () => {
     const remoteReport = fileReport("timestamp,ip,port\n2024-05-01 10:00:00,192.0.2.1,1", "remote.csv");
 
     it("uses a valid download and writes it to the schema file; else keeps the file's schema", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "petrel-shadowserver-"));
+      const dir = testTempDir("petrel-shadowserver-");
       const file = join(dir, "schema.json");
       writeFileSync(file, readFileSync(TEST_SCHEMA_FILE));
       served = JSON.stringify(remoteDocument);
@@ -638,7 +638,7 @@ describe("parsers.shadowserver deviations", () => {
     });
 
     it("fills a missing schema file at start, uses it from memory when it cannot write, fails when it cannot download", async () => {
-      const dir = mkdtempSync(join(tmpdir(), "petrel-shadowserver-"));
+      const dir = testTempDir("petrel-shadowserver-");
       served = JSON.stringify(remoteDocument);
       const nested = join(dir, "new", "folder", "schema.json");
       const [filled] = await petrelParse(

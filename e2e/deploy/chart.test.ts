@@ -410,6 +410,7 @@ describe("Helm chart charts/petrel", () => {
         "-f",
         values,
       ]);
+      rmSync(join(values, ".."), { recursive: true, force: true });
       installed = docs(
         await helm([
           "get",

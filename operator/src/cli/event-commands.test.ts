@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { testTempDir } from "../../../bot-runtime/test-support/temp-dir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/petrelctl.js", import.meta.url));
 
@@ -28,7 +28,7 @@ describe("petrelctl event check", () => {
   });
 
   it("prints exactly one line per input line, in order, from a file", () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-check-"));
+    const dir = testTempDir("petrel-check-");
     const file = join(dir, "in.jsonl");
     const lines = [
       '{"__type":"Report","feed.name":"F","raw":"YQ==","time.observation":"2021-05-05T10:00:00+00:00"}',

@@ -1,14 +1,14 @@
 // `petrelctl shadowserver update-schema` as users run it, against a local HTTP server that serves
 // schemas the way interchange.shadowserver.org does (Petrel's own test schema, not Shadowserver's).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { petrelParse, testReport } from "../../../bot-runtime/test-support/parser-oracle.ts";
+import { testTempDir } from "../../../bot-runtime/test-support/temp-dir.ts";
 import {
   formatSchemaDocument,
   PROJECT_SCHEMA_FILE,
@@ -83,7 +83,7 @@ describe("petrelctl shadowserver update-schema", () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it("downloads, validates and writes the schema; a second run finds it current", async () => {
-    const output = join(mkdtempSync(join(tmpdir(), "petrel-schema-")), "schema.json");
+    const output = join(testTempDir("petrel-schema-"), "schema.json");
     const first = await petrelctl([
       "shadowserver",
       "update-schema",
@@ -114,7 +114,7 @@ describe("petrelctl shadowserver update-schema", () => {
   });
 
   it("reports what changed, warns about unknown conversions, and the parser reads the new file", async () => {
-    const output = join(mkdtempSync(join(tmpdir(), "petrel-schema-")), "schema.json");
+    const output = join(testTempDir("petrel-schema-"), "schema.json");
     writeFileSync(output, formatSchemaDocument(served));
     const r = await petrelctl([
       "shadowserver",
@@ -145,7 +145,7 @@ describe("petrelctl shadowserver update-schema", () => {
   });
 
   it("writes by default where parsers without schema_file read: $PETREL_SHADOWSERVER_SCHEMA, else .cache", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "petrel-schema-")), "var", "lib", "schema.json");
+    const file = join(testTempDir("petrel-schema-"), "var", "lib", "schema.json");
     const env = { [SCHEMA_FILE_ENV]: file };
     const r = await petrelctl(["shadowserver", "update-schema", "--url", `${base}/intelmq/v1/schema`], env);
     expect(r.stderr).toBe("");
@@ -176,7 +176,7 @@ describe("petrelctl shadowserver update-schema", () => {
   });
 
   it("refuses what is not a valid schema and leaves the file as it was (exit 1)", async () => {
-    const output = join(mkdtempSync(join(tmpdir(), "petrel-schema-")), "schema.json");
+    const output = join(testTempDir("petrel-schema-"), "schema.json");
     writeFileSync(output, "previous content");
     const expected: Record<string, RegExp> = {
       "/not-json": /not JSON/,

@@ -1,10 +1,10 @@
 // `petrelctl import intelmq` as users run it: the real entry point, stdout, stderr and exit codes.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { testTempDir } from "../../../bot-runtime/test-support/temp-dir.ts";
 
 const bin = fileURLToPath(new URL("../../bin/petrelctl.js", import.meta.url));
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
@@ -30,7 +30,7 @@ describe("petrelctl import intelmq (CLI)", () => {
   });
 
   it("reads the IntelMQ 1.x/2.x files, names the pipeline and writes --output", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "petrel-import-")), "feodo.yaml");
+    const out = join(testTempDir("petrel-import-"), "feodo.yaml");
     const r = petrelctl([
       "--runtime-conf",
       "runtime.conf",
@@ -50,7 +50,7 @@ describe("petrelctl import intelmq (CLI)", () => {
   });
 
   it("exits 0 when everything mapped", () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-import-"));
+    const dir = testTempDir("petrel-import-");
     writeFileSync(
       join(dir, "runtime.yaml"),
       "global:\n  error_max_retries: 1\ntaxonomy-expert:\n  group: Expert\n  module: intelmq.bots.experts.taxonomy.expert\n  parameters:\n    destination_queues: {_default: [file-output-queue]}\nfile-output:\n  group: Output\n  module: intelmq.bots.outputs.file.output\n  parameters: {file: /tmp/events.txt}\n",
@@ -65,7 +65,7 @@ describe("petrelctl import intelmq (CLI)", () => {
   });
 
   it("exits 1 on unreadable input, naming file and line", () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-import-"));
+    const dir = testTempDir("petrel-import-");
     writeFileSync(join(dir, "runtime.yaml"), "bot:\n  module: x\nother: [1, 2]\n");
     expect(petrelctl(["runtime.yaml"], dir)).toEqual({
       code: 1,

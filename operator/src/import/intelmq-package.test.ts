@@ -2,14 +2,13 @@
 // by the global setup) and checks that nothing is lost silently: every bot becomes a Bot, with a Petrel
 // module or reported, and each of its parameters is carried over or reported.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import type { BotKind } from "../../../bot-runtime/src/sdk/bot.ts";
 import { findModule } from "../../../bot-runtime/src/sdk/catalogue.ts";
 import { oraclePython } from "../../../bot-runtime/test-support/python-oracle.ts";
+import { testTempDir } from "../../../bot-runtime/test-support/temp-dir.ts";
 import { loadLocalConfig } from "../local/config.ts";
 import { importIntelmq } from "./intelmq.ts";
 import { standIn, writeSecrets } from "./test-support/stand-ins.ts";
@@ -131,7 +130,7 @@ describe("petrelctl import intelmq: the runtime.yaml of the IntelMQ 3.5.0 packag
         return [entry.module, standIn(entry.module, GROUPS[entry.group] as BotKind)];
       }),
     );
-    const secretsDir = mkdtempSync(join(tmpdir(), "petrel-import-"));
+    const secretsDir = testTempDir("petrel-import-");
     writeSecrets(result.yaml, secretsDir);
     const config = loadLocalConfig([{ path: "imported.yaml", text: result.yaml }], {
       secretsDir,

@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { testTempDir } from "../../../bot-runtime/test-support/temp-dir.ts";
 import { loadLocalConfig } from "../local/config.ts";
 import { ImportInputError, importIntelmq, type SourceText } from "./intelmq.ts";
 import { standIn, writeSecrets } from "./test-support/stand-ins.ts";
@@ -78,7 +77,7 @@ describe("petrelctl import intelmq: runtime.yaml (IntelMQ ≥ 3)", () => {
   });
 
   it("loads with loadLocalConfig once the missing modules exist", () => {
-    const secretsDir = mkdtempSync(join(tmpdir(), "petrel-import-"));
+    const secretsDir = testTempDir("petrel-import-");
     expect(writeSecrets(result.yaml, secretsDir)).toBe(2);
     const config = loadLocalConfig([{ path: "imported.yaml", text: result.yaml }], {
       secretsDir,
@@ -151,7 +150,7 @@ describe("petrelctl import intelmq: pipeline.conf, runtime.conf and defaults.con
   });
 
   it("loads cleanly with loadLocalConfig: every module is known", () => {
-    const secretsDir = mkdtempSync(join(tmpdir(), "petrel-import-"));
+    const secretsDir = testTempDir("petrel-import-");
     writeSecrets(result.yaml, secretsDir);
     const config = loadLocalConfig([{ path: "imported.yaml", text: result.yaml }], { secretsDir });
     expect(config.warnings).toEqual([]);
