@@ -86,6 +86,9 @@ describe("operator at scale", () => {
         String(metricsPort),
         "--leader-elect",
         "false",
+        // At rest means no periodic resync inside the measurement (the default is every minute).
+        "--resync",
+        "10m",
         "--log-level",
         "warn",
       ],

@@ -1,13 +1,14 @@
 // Entry point of the operator: `node operator/src/controller/main.ts [flags]` (flags in flags.ts, or
 // --help). Runs until SIGTERM or SIGINT, then finishes running reconciles, hands the leader lease over
 // and exits; exits with status 1 when it loses the lease, so that its pod restarts as a candidate.
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { type Logger, pino } from "pino";
 import { parseFlags, USAGE } from "./flags.ts";
+import { PooledKubeConfig } from "./kube-config.ts";
 import { Operator } from "./operator.ts";
 
 function kubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   if (file) kc.loadFromFile(file);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
   else kc.loadFromDefault();

@@ -4,7 +4,6 @@ import {
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Deployment,
@@ -15,6 +14,7 @@ import type {
   ExclusionSpecT,
   PipelineResource,
 } from "../../../../bot-runtime/src/config/resources.ts";
+import { PooledKubeConfig } from "../../controller/kube-config.ts";
 
 export const GROUP = "petrel.dev";
 export const VERSION = "v1alpha1";
@@ -88,7 +88,7 @@ export class Cluster {
   readonly server: string;
 
   constructor(flags: ClusterFlags) {
-    const kc = new KubeConfig();
+    const kc = new PooledKubeConfig();
     if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
     else kc.loadFromDefault();
     if (flags.context) {

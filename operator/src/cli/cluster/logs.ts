@@ -1,7 +1,8 @@
 // `petrelctl log BOT`: the logs of a bot's pods, found through the selector the operator publishes in the
 // Bot's status (the same one `kubectl scale` uses).
 import { PassThrough } from "node:stream";
-import { KubeConfig, Log } from "@kubernetes/client-node";
+import { Log } from "@kubernetes/client-node";
+import { PooledKubeConfig } from "../../controller/kube-config.ts";
 import { Cluster, ClusterError, type ClusterFlags } from "./kube.ts";
 
 export async function printLogs(
@@ -24,7 +25,7 @@ export async function printLogs(
   );
   const names = pods.items.map((p) => p.metadata?.name as string).sort();
   if (names.length === 0) throw new ClusterError(`Bot ${name} has no pods (selector ${selector})`);
-  const kc = new KubeConfig();
+  const kc = new PooledKubeConfig();
   if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
   else kc.loadFromDefault();
   if (flags.context) kc.setCurrentContext(flags.context);
