@@ -233,6 +233,17 @@ describe("petrelctl up (local mode)", () => {
     expect(broken?.state).toBe("failed");
     expect(broken?.restarts).toBe(2);
     expect(text.match(/broken \(pid \d+\) exited with code 1; restarting in/g)).toHaveLength(2);
+    // Why, from the bot's own log, without opening it.
+    expect(text).toMatch(
+      /broken \(pid \d+\) exited with code 1; restarting in .*: Bot failed\. .*this expert cannot start/,
+    );
+    // Each restart listens on a metrics port picked for it, which the configuration file names.
+    const config = JSON.parse(readFileSync(join(dir, "crashloop", "bots", "broken.json"), "utf8"));
+    expect(config.metricsPort).toBe(broken?.spec.metricsPort);
+    const ports = readFileSync(join(dir, "crashloop", "logs", "broken.log"), "utf8").match(
+      /"metricsPort":\d+/g,
+    );
+    expect(new Set(ports).size).toBe(3);
     expect(text).toMatch(/petrelctl up: bot broken crashed 3 times and was given up \(log .*broken\.log\)/);
     expect(readFileSync(join(dir, "crashloop", "logs", "broken.log"), "utf8")).toMatch(
       /this expert cannot start/,

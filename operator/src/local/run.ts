@@ -332,6 +332,14 @@ export async function runLocal(config: LocalConfig, options: RunOptions): Promis
       maxCrashes: timing.maxCrashes,
       stopGraceMs: timing.stopGraceMs,
       onEvent,
+      // A new metrics port for each restart: the one picked before may be taken by now (its process
+      // crashing because of that), and would be again at every restart.
+      async beforeRestart(spec) {
+        const config = JSON.parse(readFileSync(spec.configFile, "utf8")) as { metricsPort: number };
+        config.metricsPort = await freePort();
+        writeFileSync(spec.configFile, `${JSON.stringify(config, null, 2)}\n`);
+        spec.metricsPort = config.metricsPort;
+      },
     });
     supervisor = sup;
     const runtimes: BotRuntime[] = [];

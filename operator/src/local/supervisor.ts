@@ -2,7 +2,7 @@
 // exponential backoff, one stopped by `error_procedure: stop` (exit code 3) is left stopped, and one
 // that keeps crashing is given up. Stopping sends SIGTERM (the bot drains), then SIGKILL after a grace.
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, closeSync, openSync } from "node:fs";
+import { appendFileSync, closeSync, openSync, readSync, statSync } from "node:fs";
 
 /** Exit code of a bot stopped by error_procedure: stop (bot-runtime/src/runtime/main.ts). */
 export const EXIT_STOPPED_BY_ERROR_PROCEDURE = 3;
@@ -47,6 +47,11 @@ export interface SupervisorOptions {
   maxCrashes?: number;
   stopGraceMs?: number;
   onEvent?: (event: SupervisorEvent) => void;
+  /**
+   * Runs before a crashed process is started again, e.g. to give it another metrics port: the one it
+   * had may have been taken meanwhile (another program's connection got it as its local port).
+   */
+  beforeRestart?: (spec: InstanceSpec) => Promise<void>;
 }
 
 export class Instance {
@@ -73,8 +78,8 @@ export class Instance {
 }
 
 export class Supervisor {
-  readonly #options: Required<Omit<SupervisorOptions, "onEvent" | "env">> &
-    Pick<SupervisorOptions, "onEvent" | "env">;
+  readonly #options: Required<Omit<SupervisorOptions, "onEvent" | "env" | "beforeRestart">> &
+    Pick<SupervisorOptions, "onEvent" | "env" | "beforeRestart">;
   readonly instances: Instance[] = [];
   #stopping = false;
 
@@ -161,6 +166,18 @@ export class Supervisor {
     this.#emit(instance, "started", `${instance.name} started (pid ${child.pid})`);
   }
 
+  async #restart(instance: Instance): Promise<void> {
+    try {
+      await this.#options.beforeRestart?.(instance.spec);
+    } catch (error) {
+      appendFileSync(
+        instance.spec.logFile,
+        `petrelctl: preparing the restart failed: ${(error as Error).message}\n`,
+      );
+    }
+    if (instance.state === "backoff") this.#start(instance);
+  }
+
   #onExit(instance: Instance, code: number | null, signal: NodeJS.Signals | null): void {
     instance.lastExit = { code, signal };
     instance.child = undefined;
@@ -194,11 +211,12 @@ export class Supervisor {
     instance.state = "backoff";
     instance.nextStartAt = Date.now() + delay;
     instance.restarts++;
-    instance.timer = setTimeout(() => this.#start(instance), delay);
+    instance.timer = setTimeout(() => void this.#restart(instance), delay);
+    const reason = lastError(instance.spec.logFile);
     this.#emit(
       instance,
       "exited",
-      `${instance.name} (pid ${instance.pid}) ${signal ? "was killed by" : "exited with"} ${signal ?? `code ${code}`}; restarting in ${formatDelay(delay)} (log ${instance.spec.logFile})`,
+      `${instance.name} (pid ${instance.pid}) ${signal ? "was killed by" : "exited with"} ${signal ?? `code ${code}`}; restarting in ${formatDelay(delay)} (log ${instance.spec.logFile})${reason ? `: ${reason}` : ""}`,
     );
   }
 
@@ -242,4 +260,36 @@ export class Supervisor {
 
 export function formatDelay(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}
+
+/** The message of the last error a bot logged (its JSON log's last line at level error or above). */
+export function lastError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    const size = statSync(logFile).size;
+    const fd = openSync(logFile, "r");
+    try {
+      const length = Math.min(size, 16_384);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      text = buffer.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n").reverse()) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } | string };
+      if ((entry.level ?? 0) < 50) continue;
+      // Of a stack, its first line.
+      const detail = (typeof entry.err === "string" ? entry.err : entry.err?.message)?.split("\n")[0];
+      return [entry.msg, detail].filter((part) => part !== undefined && part !== "").join(" ");
+    } catch {
+      // A partial line at the start of the tail.
+    }
+  }
+  return undefined;
 }
